@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * State shared by every part of the scheduler: the tunables the daemon sets,
+ * the per-task and per-CPU contexts, and the small helpers to reach them.
+ *
+ * The concept headers (vtime, placement, balance, stats) include this one;
+ * main.bpf.c includes them all and holds only the callbacks.
+ */
+#ifndef __FAIRRS_BPF_H
+#define __FAIRRS_BPF_H
+
+#include <scx/common.bpf.h>
+#include "intf.h"
+
+/*
+ * Tunables, in nanoseconds. The daemon writes them before load (rodata) from
+ * its flags, after validating them; the defaults are CFS's legacy sysctl
+ * defaults before the 1 + ilog2(ncpus) scaling.
+ */
+
+/* Period within which every runnable task of a queue runs once (6 ms). */
+const volatile u64 sched_latency_ns = 6000000;
+/* Shortest slice granted, and the per-task share of a crowded period (0.75 ms). */
+const volatile u64 min_granularity_ns = 750000;
+/* vruntime lead a wakee needs to preempt the running task (1 ms, nice-0 scale). */
+const volatile u64 wakeup_granularity_ns = 1000000;
+/*
+ * Longest a runnable task should wait because of its vruntime lag. CFS has no
+ * such bound; sched_ext has a watchdog that ejects the scheduler when a task
+ * waits 30 s, which extreme weight ratios (SCHED_IDLE against several nice -20
+ * hogs) would reach. 5 s stays well clear of it and never binds in ordinary
+ * mixes (see vtime_guard_lag()).
+ */
+const volatile u64 starvation_guard_ns = 5000000000ULL;
+
+/* Number of possible CPU ids, set by the daemon. */
+const volatile u32 nr_cpu_ids = 1;
+
+/* Per-task scheduling state (CFS's sched_entity). */
+struct task_ctx {
+	/* Weighted runtime; comparable only within queue_cpu's queue. */
+	u64	vruntime;
+	/* p->se.sum_exec_runtime when vruntime was last charged. */
+	u64	exec_charged;
+	/* Load weight from sched_prio_to_weight[], kept current by set_weight. */
+	u32	weight;
+	/* CPU whose queue vruntime is relative to, -1 before first placement. */
+	s32	queue_cpu;
+	/* Counted in queue_cpu's load_weight / nr_running. */
+	bool	on_queue;
+	/* Not placed yet: gets START_DEBIT at its first wakeup. */
+	bool	is_new;
+	/* Called sched_yield(): skips its next pick if anyone else waits. */
+	bool	yielded;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+/* Per-CPU queues, in .bss so the daemon can read them directly. */
+struct fairrs_cpu_ctx cpu_ctxs[FAIRRS_MAX_CPUS];
+
+static __always_inline struct task_ctx *task_ctx(const struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, (struct task_struct *)p, 0, 0);
+}
+
+static __always_inline struct fairrs_cpu_ctx *cpu_ctx(s32 cpu)
+{
+	if (cpu < 0 || cpu >= FAIRRS_MAX_CPUS)
+		return NULL;
+	return &cpu_ctxs[cpu & (FAIRRS_MAX_CPUS - 1)];
+}
+
+/* Each CPU's vruntime-ordered queue is the user DSQ whose id is the CPU id. */
+static __always_inline u64 cpu_dsq(s32 cpu)
+{
+	return (u64)cpu;
+}
+
+/* Wrap-safe vruntime ordering, as the kernel's entity_before(). */
+static __always_inline bool vtime_before(u64 a, u64 b)
+{
+	return (s64)(a - b) < 0;
+}
+
+static __always_inline u64 vtime_max(u64 a, u64 b)
+{
+	return vtime_before(a, b) ? b : a;
+}
+
+#endif /* __FAIRRS_BPF_H */

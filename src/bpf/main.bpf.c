@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scx_fairrs: the Completely Fair Scheduler's policy as a sched_ext scheduler.
+ *
+ * Every CPU owns one vruntime-ordered dispatch queue, as every CPU owns a
+ * cfs_rq in CFS. A task is queued on the CPU the kernel put it on (the one
+ * ops.select_cpu chose at wakeup), runs in vruntime order for a slice sized
+ * from its weight and the queue's load, and is charged vruntime in proportion
+ * to its runtime divided by its weight. The arithmetic lives in vtime.bpf.h,
+ * wakeup placement and preemption in placement.bpf.h, CPU selection and idle
+ * pulling in balance.bpf.h; this file only wires them to the callbacks.
+ *
+ * Callbacks appear in the order a task meets them: init_task, enable,
+ * select_cpu, runnable, enqueue, dispatch, running, tick, stopping, quiescent,
+ * set_weight, yield; then the scheduler-wide init and exit.
+ */
+#include "fairrs.bpf.h"
+#include "stats.bpf.h"
+#include "vtime.bpf.h"
+#include "placement.bpf.h"
+#include "balance.bpf.h"
+
+char _license[] SEC("license") = "GPL";
+
+UEI_DEFINE(uei);
+
+/*
+ * Floor of every queue's min_vruntime at load. Starting well above zero keeps
+ * vruntime - min_vruntime arithmetic away from wrapping for tasks that sit a
+ * little behind the floor (sleeper credit).
+ */
+#define VTIME_BASE	(1ULL << 40)
+
+/* A task enters sched_ext (fork, or every task when the scheduler loads). */
+s32 BPF_STRUCT_OPS(fairrs_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	struct task_ctx *tctx;
+
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
+		return -ENOMEM;
+	tctx->queue_cpu = -1;
+	tctx->is_new = true;
+	return 0;
+}
+
+/* @p is about to be scheduled by us: take its weight and runtime baseline. */
+void BPF_STRUCT_OPS(fairrs_enable, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (!tctx)
+		return;
+	tctx->weight = vtime_task_weight(p);
+	tctx->exec_charged = p->se.sum_exec_runtime;
+}
+
+/*
+ * Wakeup: pick a CPU. When that CPU is idle the task goes straight to its
+ * local queue: there is nothing to be fair against, and skipping ops.enqueue
+ * is the shortest path from wakeup to running.
+ */
+s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu;
+
+	cpu = balance_select_cpu(p, prev_cpu, wake_flags, &is_idle);
+	if (is_idle) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, sched_latency_ns, 0);
+		stat_inc(FAIRRS_STAT_WAKE_IDLE);
+	}
+	return cpu;
+}
+
+/*
+ * @p became runnable on its CPU (the kernel has already moved it there). It
+ * joins that CPU's queue: its vruntime is renormalised to the queue, its
+ * weight added to the queue's load, and it is placed (new-task debit or
+ * sleeper credit). This runs for direct dispatches too, so accounting never
+ * depends on whether ops.enqueue is called.
+ */
+void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (!tctx || !cctx)
+		return;
+	vtime_move_queue(tctx, cpu);
+	if (!tctx->on_queue) {
+		tctx->on_queue = true;
+		vtime_load_add(cpu, tctx->weight);
+	}
+	place_entity(tctx, cctx, enq_flags & SCX_ENQ_WAKEUP);
+}
+
+/*
+ * Queue @p on its CPU's vruntime-ordered queue, then see whether its arrival
+ * should preempt the running task or wake an idle CPU to pull it.
+ */
+void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (!tctx || !cctx) {
+		/* No context (cannot happen after init_task): keep it runnable. */
+		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, min_granularity_ns, enq_flags);
+		return;
+	}
+
+	/* The kernel may have moved @p (affinity change) without a wakeup. */
+	vtime_move_queue(tctx, cpu);
+	vtime_guard_lag(tctx, cctx);
+
+	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), vtime_slice(tctx->weight, cctx),
+				 tctx->vruntime, enq_flags);
+	stat_inc(FAIRRS_STAT_ENQUEUE);
+
+	if (enq_flags & SCX_ENQ_WAKEUP)
+		placement_wakeup_preempt(p, tctx, cpu);
+	balance_kick_for(p, cpu);
+}
+
+/*
+ * @cpu needs a task. CFS's pick_next_entity(): the task just running keeps the
+ * CPU if it is still runnable and no queued task is further behind it;
+ * otherwise the head of this CPU's queue runs; an empty queue pulls from the
+ * busiest other queue. A task that yielded gives way to any queued task.
+ */
+void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
+{
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+
+	if (!cctx)
+		return;
+
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+		struct task_ctx *tctx = task_ctx(prev);
+		struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+
+		if (tctx) {
+			bool yielded = tctx->yielded;
+
+			tctx->yielded = false;
+			if (!head || (!yielded &&
+				      !vtime_before(head->scx.dsq_vtime, tctx->vruntime))) {
+				u64 slice = vtime_slice(tctx->weight, cctx);
+
+				/* The kernel keeps prev running; give it a fair slice. */
+				scx_bpf_task_set_slice(prev, slice);
+				cctx->last_slice_ns = slice;
+				stat_inc(FAIRRS_STAT_KEEP_PREV);
+				return;
+			}
+		}
+	}
+
+	if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0)) {
+		stat_inc(FAIRRS_STAT_DISPATCH);
+		return;
+	}
+
+	/* prev is still runnable: the kernel runs it on; no need to pull. */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+		return;
+
+	balance_idle_pull(cpu);
+}
+
+/*
+ * @p starts running on @cpu. It may come from another CPU's queue (idle pull),
+ * so rehome it first. It was the leftmost task, so the queue's floor may move
+ * up to it; its slice is sized from the queue as it is now.
+ */
+void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+	struct task_ctx *tctx = task_ctx(p);
+	u64 slice;
+
+	if (!tctx || !cctx)
+		return;
+	vtime_move_queue(tctx, cpu);
+	tctx->exec_charged = p->se.sum_exec_runtime;
+	vtime_update_min(cctx, tctx->vruntime);
+
+	slice = vtime_slice(tctx->weight, cctx);
+	scx_bpf_task_set_slice(p, slice);
+	cctx->last_slice_ns = slice;
+
+	cctx->curr_vruntime = tctx->vruntime;
+	cctx->curr_stamp_ns = scx_bpf_now();
+	cctx->curr_weight = tctx->weight;
+	cctx->curr_idle = p->policy == SCHED_IDLE_POLICY;
+}
+
+/* Scheduler tick while @p runs: keep its vruntime and the floor current. */
+void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (!tctx || !cctx)
+		return;
+	vtime_charge(p, tctx);
+	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+		vtime_update_min(cctx, tctx->vruntime);
+	cctx->curr_vruntime = tctx->vruntime;
+	cctx->curr_stamp_ns = scx_bpf_now();
+}
+
+/* @p stops running (slice used up, preempted, or going to sleep). */
+void BPF_STRUCT_OPS(fairrs_stopping, struct task_struct *p, bool runnable)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (!tctx || !cctx)
+		return;
+	vtime_charge(p, tctx);
+	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+		vtime_update_min(cctx, tctx->vruntime);
+	cctx->curr_weight = 0;
+	cctx->curr_idle = 0;
+}
+
+/* @p is no longer runnable (sleeps, exits, or leaves sched_ext). */
+void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (!tctx || !tctx->on_queue)
+		return;
+	vtime_load_sub(tctx->queue_cpu, tctx->weight);
+	tctx->on_queue = false;
+}
+
+/*
+ * The nice level or policy of @p changed (@weight is the cgroup-scale value;
+ * we recompute the exact CFS weight from the task). A runnable task's queue
+ * load follows.
+ */
+void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	struct fairrs_cpu_ctx *cctx;
+	u32 new_weight;
+
+	if (!tctx)
+		return;
+	new_weight = vtime_task_weight(p);
+	if (tctx->on_queue && (cctx = cpu_ctx(tctx->queue_cpu))) {
+		__sync_fetch_and_add(&cctx->load_weight, new_weight);
+		__sync_fetch_and_sub(&cctx->load_weight, tctx->weight);
+	}
+	tctx->weight = new_weight;
+}
+
+/*
+ * sched_yield(): as yield_task_fair(), the yielder gives up the rest of its
+ * slice and, if anyone else is queued here, the next pick (see dispatch).
+ */
+bool BPF_STRUCT_OPS(fairrs_yield, struct task_struct *from, struct task_struct *to)
+{
+	struct task_ctx *tctx = task_ctx(from);
+
+	if (tctx)
+		tctx->yielded = true;
+	scx_bpf_task_set_slice(from, 0);
+	return false;
+}
+
+/* Create one vruntime-ordered queue per possible CPU. */
+s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_init)
+{
+	s32 cpu, ret;
+
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+
+		if (!cctx) {
+			scx_bpf_error("CPU %d beyond FAIRRS_MAX_CPUS", cpu);
+			return -EINVAL;
+		}
+		cctx->min_vruntime = VTIME_BASE;
+		ret = scx_bpf_create_dsq(cpu_dsq(cpu), -1);
+		if (ret) {
+			scx_bpf_error("failed to create the queue of CPU %d: %d", cpu, ret);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void BPF_STRUCT_OPS(fairrs_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SCX_OPS_DEFINE(fairrs_ops,
+	       .init_task	= (void *)fairrs_init_task,
+	       .enable		= (void *)fairrs_enable,
+	       .select_cpu	= (void *)fairrs_select_cpu,
+	       .runnable	= (void *)fairrs_runnable,
+	       .enqueue		= (void *)fairrs_enqueue,
+	       .dispatch	= (void *)fairrs_dispatch,
+	       .running		= (void *)fairrs_running,
+	       .tick		= (void *)fairrs_tick,
+	       .stopping	= (void *)fairrs_stopping,
+	       .quiescent	= (void *)fairrs_quiescent,
+	       .set_weight	= (void *)fairrs_set_weight,
+	       .yield		= (void *)fairrs_yield,
+	       .init		= (void *)fairrs_init,
+	       .exit		= (void *)fairrs_exit,
+	       .name		= "fairrs");

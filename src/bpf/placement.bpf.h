@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Where a task enters its queue, and whether its arrival preempts the running
+ * task: CFS's place_entity() and check_preempt_wakeup() (kernel/sched/fair.c,
+ * the pre-EEVDF versions with START_DEBIT and GENTLE_FAIR_SLEEPERS).
+ *
+ * A new task starts one virtual slice behind the queue's floor, so a process
+ * that forks cannot multiply its share. A waking task may keep the lead its
+ * sleep earned, but at most sched_latency / 2 ahead of the floor: enough to
+ * run promptly after a wait, never enough to monopolise the CPU.
+ */
+#ifndef __FAIRRS_PLACEMENT_BPF_H
+#define __FAIRRS_PLACEMENT_BPF_H
+
+#include "fairrs.bpf.h"
+#include "vtime.bpf.h"
+#include "stats.bpf.h"
+
+#define SCHED_BATCH_POLICY	3
+
+/*
+ * Place @p, which just became runnable on @cctx's queue (and is already
+ * counted in its load). New tasks get START_DEBIT: min_vruntime plus the
+ * vruntime worth of the slice they would get (sched_vslice()). Waking tasks get
+ * GENTLE_FAIR_SLEEPERS credit: max(own vruntime, min_vruntime - latency / 2).
+ */
+static __always_inline void place_entity(struct task_ctx *tctx,
+					 const struct fairrs_cpu_ctx *cctx,
+					 bool wakeup)
+{
+	u64 floor = cctx->min_vruntime;
+
+	if (tctx->is_new) {
+		u64 vslice = vtime_scale(vtime_slice(tctx->weight, cctx), tctx->weight);
+
+		tctx->vruntime = floor + vslice;
+		tctx->is_new = false;
+		return;
+	}
+	if (wakeup)
+		tctx->vruntime = vtime_max(tctx->vruntime, floor - sched_latency_ns / 2);
+}
+
+/*
+ * The running task's vruntime now, extrapolated from its last charge so that a
+ * wakeup between ticks compares against the truth.
+ */
+static __always_inline u64 curr_vruntime_now(const struct fairrs_cpu_ctx *cctx)
+{
+	u64 now = scx_bpf_now();
+	u64 ran = now - cctx->curr_stamp_ns;
+
+	if ((s64)ran < 0)
+		ran = 0;
+	return cctx->curr_vruntime + vtime_scale(ran, cctx->curr_weight);
+}
+
+/*
+ * check_preempt_wakeup(): preempt the task running on @cpu when the woken @p
+ * is ahead of it by more than wakeup_granularity, scaled to @p's weight
+ * (wakeup_gran()) so that heavy wakees preempt more readily. SCHED_BATCH and
+ * SCHED_IDLE wakees never preempt; anything preempts a SCHED_IDLE task.
+ */
+static __always_inline void placement_wakeup_preempt(struct task_struct *p,
+						     struct task_ctx *tctx, s32 cpu)
+{
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+	u64 gran, curr_vr;
+
+	if (!cctx || !cctx->curr_weight)
+		return;
+	if (p->policy == SCHED_BATCH_POLICY || p->policy == SCHED_IDLE_POLICY)
+		return;
+
+	if (!cctx->curr_idle) {
+		curr_vr = curr_vruntime_now(cctx);
+		gran = vtime_scale(wakeup_granularity_ns, tctx->weight);
+		if (!vtime_before(tctx->vruntime + gran, curr_vr))
+			return;
+	}
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	stat_inc(FAIRRS_STAT_PREEMPT);
+}
+
+#endif /* __FAIRRS_PLACEMENT_BPF_H */

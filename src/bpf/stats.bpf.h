@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Event counters. One per-CPU slot per counter, so each CPU increments its own
+ * copy without atomics; the daemon sums the copies when it reports.
+ */
+#ifndef __FAIRRS_STATS_BPF_H
+#define __FAIRRS_STATS_BPF_H
+
+#include "fairrs.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u64));
+	__uint(max_entries, FAIRRS_NR_STATS);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(u32 idx)
+{
+	u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+#endif /* __FAIRRS_STATS_BPF_H */

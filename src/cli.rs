@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Command-line options and their validation.
+//!
+//! Flags are in the units people tune CFS in (microseconds), and each one is
+//! checked against its accepted range before anything touches the kernel, so
+//! a bad value costs nothing and explains itself in one line.
+
+use std::fmt;
+
+use clap::Parser;
+
+/// Version string: the crate version plus the git revision it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-g", env!("FAIRRS_GIT_REV"));
+
+/// scx_fairrs: the Completely Fair Scheduler's policy as a sched_ext scheduler.
+///
+/// Each CPU runs its tasks in vruntime order with CFS's nice weights, slices
+/// sized from sched_latency and min_granularity, bounded sleeper credit,
+/// new-task debit and wakeup preemption. Run as root on a kernel with
+/// sched_ext (Linux 6.12+, CONFIG_SCHED_CLASS_EXT=y); Ctrl-C or SIGTERM
+/// detaches it and the kernel's own scheduler takes over again.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "scx_fairrs", version = VERSION)]
+pub struct Opts {
+    /// Period in which every runnable task of a CPU runs once, in
+    /// microseconds (CFS's sched_latency). Longer favours throughput, shorter
+    /// favours latency. Range 100..=1000000.
+    #[arg(long, value_name = "US", default_value_t = 6000)]
+    pub sched_latency_us: u64,
+
+    /// Shortest slice, in microseconds (CFS's min_granularity): with more than
+    /// sched_latency / min_granularity tasks the period grows instead of the
+    /// slices shrinking. Range 100..=sched_latency_us.
+    #[arg(long, value_name = "US", default_value_t = 750)]
+    pub min_granularity_us: u64,
+
+    /// How far ahead in vruntime (nice-0 scale) a woken task must be to
+    /// preempt the running one, in microseconds (CFS's wakeup_granularity).
+    /// Smaller preempts more eagerly. Range 0..=1000000.
+    #[arg(long, value_name = "US", default_value_t = 1000)]
+    pub wakeup_granularity_us: u64,
+
+    /// Print scheduler statistics every SECS seconds (0 disables).
+    /// Range 0..=3600.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    pub stats: f64,
+
+    /// Size of the kernel's debug dump printed when the scheduler is ejected,
+    /// in bytes (0 = the kernel's default). Range 0..=16777216.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub exit_dump_len: u32,
+
+    /// Verbose output, including libbpf's messages.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// A flag value outside its accepted range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadFlag {
+    pub flag: &'static str,
+    pub value: String,
+    pub range: String,
+}
+
+impl fmt::Display for BadFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid value {} for --{}: accepted range is {}", self.value, self.flag, self.range)
+    }
+}
+
+impl std::error::Error for BadFlag {}
+
+/// The BPF tunables, in nanoseconds, derived from validated options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tunables {
+    pub sched_latency_ns: u64,
+    pub min_granularity_ns: u64,
+    pub wakeup_granularity_ns: u64,
+}
+
+const LATENCY_US: (u64, u64) = (100, 1_000_000);
+const MIN_GRAN_US_MIN: u64 = 100;
+const WAKEUP_GRAN_US: (u64, u64) = (0, 1_000_000);
+const STATS_SECS_MAX: f64 = 3600.0;
+const EXIT_DUMP_MAX: u32 = 16 << 20;
+
+fn check_range(flag: &'static str, value: u64, lo: u64, hi: u64, range: String) -> Result<(), BadFlag> {
+    if value < lo || value > hi {
+        return Err(BadFlag { flag, value: value.to_string(), range });
+    }
+    Ok(())
+}
+
+impl Opts {
+    /// Check every flag against its range; the first bad one is reported.
+    pub fn validate(&self) -> Result<Tunables, BadFlag> {
+        let (lo, hi) = LATENCY_US;
+        check_range("sched-latency-us", self.sched_latency_us, lo, hi, format!("{lo}..={hi}"))?;
+        check_range(
+            "min-granularity-us",
+            self.min_granularity_us,
+            MIN_GRAN_US_MIN,
+            self.sched_latency_us,
+            format!(
+                "{MIN_GRAN_US_MIN}..={} (at most --sched-latency-us)",
+                self.sched_latency_us
+            ),
+        )?;
+        let (lo, hi) = WAKEUP_GRAN_US;
+        check_range("wakeup-granularity-us", self.wakeup_granularity_us, lo, hi, format!("{lo}..={hi}"))?;
+        if !(self.stats.is_finite() && (0.0..=STATS_SECS_MAX).contains(&self.stats)) {
+            return Err(BadFlag {
+                flag: "stats",
+                value: self.stats.to_string(),
+                range: format!("0..={STATS_SECS_MAX}"),
+            });
+        }
+        check_range(
+            "exit-dump-len",
+            self.exit_dump_len.into(),
+            0,
+            EXIT_DUMP_MAX.into(),
+            format!("0..={EXIT_DUMP_MAX}"),
+        )?;
+        Ok(Tunables {
+            sched_latency_ns: self.sched_latency_us * 1000,
+            min_granularity_ns: self.min_granularity_us * 1000,
+            wakeup_granularity_ns: self.wakeup_granularity_us * 1000,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Opts {
+        let mut argv = vec!["scx_fairrs"];
+        argv.extend_from_slice(args);
+        Opts::try_parse_from(argv).expect("parses")
+    }
+
+    #[test]
+    fn defaults_are_cfs_legacy_values() {
+        let t = parse(&[]).validate().unwrap();
+        assert_eq!(t.sched_latency_ns, 6_000_000);
+        assert_eq!(t.min_granularity_ns, 750_000);
+        assert_eq!(t.wakeup_granularity_ns, 1_000_000);
+    }
+
+    #[test]
+    fn microseconds_become_nanoseconds() {
+        let t = parse(&["--sched-latency-us", "12000", "--min-granularity-us", "1500"])
+            .validate()
+            .unwrap();
+        assert_eq!(t.sched_latency_ns, 12_000_000);
+        assert_eq!(t.min_granularity_ns, 1_500_000);
+    }
+
+    #[test]
+    fn min_granularity_above_latency_is_refused() {
+        let err = parse(&["--sched-latency-us", "6000", "--min-granularity-us", "7000"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.flag, "min-granularity-us");
+        let msg = err.to_string();
+        assert!(msg.contains("7000") && msg.contains("100..=6000"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn zero_min_granularity_is_refused() {
+        let err = parse(&["--min-granularity-us", "0"]).validate().unwrap_err();
+        assert_eq!(err.flag, "min-granularity-us");
+        assert_eq!(err.value, "0");
+    }
+
+    #[test]
+    fn latency_bounds_are_inclusive() {
+        assert!(parse(&["--sched-latency-us", "100", "--min-granularity-us", "100"]).validate().is_ok());
+        assert!(parse(&["--sched-latency-us", "1000000"]).validate().is_ok());
+        let err = parse(&["--sched-latency-us", "99"]).validate().unwrap_err();
+        assert_eq!(err.to_string(), "invalid value 99 for --sched-latency-us: accepted range is 100..=1000000");
+        let err = parse(&["--sched-latency-us", "1000001"]).validate().unwrap_err();
+        assert_eq!(err.flag, "sched-latency-us");
+    }
+
+    #[test]
+    fn wakeup_granularity_range() {
+        assert!(parse(&["--wakeup-granularity-us", "0"]).validate().is_ok());
+        let err = parse(&["--wakeup-granularity-us", "1000001"]).validate().unwrap_err();
+        assert_eq!(err.flag, "wakeup-granularity-us");
+    }
+
+    #[test]
+    fn stats_interval_must_be_finite_and_bounded() {
+        assert!(parse(&["--stats", "0.5"]).validate().is_ok());
+        for bad in ["-1", "NaN", "inf", "3601"] {
+            let opts = Opts::try_parse_from(["scx_fairrs", "--stats", bad]);
+            // clap refuses some of these outright; the rest must fail validation.
+            if let Ok(o) = opts {
+                let err = o.validate().unwrap_err();
+                assert_eq!(err.flag, "stats", "{bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn non_numbers_are_refused_by_the_parser() {
+        assert!(Opts::try_parse_from(["scx_fairrs", "--sched-latency-us", "fast"]).is_err());
+        assert!(Opts::try_parse_from(["scx_fairrs", "--min-granularity-us", "-5"]).is_err());
+    }
+}

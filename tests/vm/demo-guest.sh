@@ -1,0 +1,20 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of vm/demo.sh: scx_fairrs with --stats under a CPU + pipe + fork
+# + nice-level mix, then a clean detach.
+. tests/vm/lib.sh
+secs=${1:-20}
+
+echo "== kernel $(uname -r), $(nproc) CPUs; starting scx_fairrs --stats 2"
+$FAIRRS --stats 2 &
+pid=$!
+wait_state enabled 180 || { echo "scx_fairrs did not attach"; exit 1; }
+echo "== sched_ext state: $(sx_state), ops: $(sx_ops)"
+
+echo "== workload: stress-ng cpu x4, nice-5 cpu x2, pipe x2, fork x2 for ${secs}s"
+(cd /tmp && stress-ng -t "$secs" -c 4 --pipe 2 --fork 2 --temp-path /tmp --metrics-brief 2>&1 &
+ nice -n 5 stress-ng -t "$secs" -c 2 --temp-path /tmp --metrics-brief 2>&1; wait)
+
+kill -INT $pid
+wait $pid
+echo "== scx_fairrs exited with $?; sched_ext state: $(sx_state)"

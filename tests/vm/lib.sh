@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest-side helpers for the VM suites: result recording and scheduler control.
+# Sourced by the suites, which run as root inside the VM from the repo root.
+
+FAIRRS=${FAIRRS:-target/release/scx_fairrs}
+OUT=${OUT:-/tmp/fairrs-out}
+RESULTS="$OUT/results.txt"
+SCX=/sys/kernel/sched_ext
+mkdir -p "$OUT"
+
+# Every check prints and records one line: "ok <name>: <detail>" or
+# "FAIL <name>: <detail>". The host counts them.
+pass() { echo "ok $1: $2" | tee -a "$RESULTS"; }
+fail() { echo "FAIL $1: $2" | tee -a "$RESULTS"; }
+check() {  # check NAME DETAIL 'shell condition'
+    if eval "$3"; then pass "$1" "$2"; else fail "$1" "$2"; fi
+}
+has() { printf '%s' "$1" | grep -q -- "$2"; }  # has TEXT PATTERN
+
+sx_state() { cat "$SCX/state" 2>/dev/null || echo missing; }
+sx_ops() { cat "$SCX/root/ops" 2>/dev/null || echo none; }
+sx_enable_seq() { cat "$SCX/enable_seq" 2>/dev/null || echo -1; }
+
+# wait_state STATE SECONDS: poll until sched_ext reports STATE.
+wait_state() {
+    local want=$1 limit=$2 i=0
+    while [ "$(sx_state)" != "$want" ]; do
+        i=$((i + 1))
+        [ "$i" -le $((limit * 4)) ] || return 1
+        sleep 0.25
+    done
+}
+
+# wait_enable_seq SEQ SECONDS: poll until enable_seq reaches SEQ and enabled.
+wait_enable_seq() {
+    local want=$1 limit=$2 i=0
+    while [ "$(sx_enable_seq)" -lt "$want" ] || [ "$(sx_state)" != enabled ]; do
+        i=$((i + 1))
+        [ "$i" -le $((limit * 4)) ] || return 1
+        sleep 0.25
+    done
+}
+
+# Kernel log lines that mean something went wrong under the scheduler.
+# "disabled (unregistered from user space)" is the normal detach message.
+kernel_trouble() {
+    dmesg | grep -E 'BUG:|WARNING:|stall|watchdog|runtime error|sched_ext: .*disabled \(' \
+          | grep -v 'unregistered from user space' || true
+}

@@ -1,0 +1,77 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the lifecycle suite: refusals, attach, stress, a CPU hotplug
+# restart, and a clean detach, in one boot. See docs/DESIGN.md "Tests".
+. tests/vm/lib.sh
+
+LOG="$OUT/daemon.log"
+dmesg -C
+
+# --- refusals: nothing may be attached after any of them --------------------
+msg=$($FAIRRS --sched-latency-us 6000 --min-granularity-us 7000 2>&1); rc=$?
+check bad_flag_refused "rc=$rc state=$(sx_state) msg='$msg'" \
+    '[ $rc -ne 0 ] && [ "$(sx_state)" = disabled ] && [ "$(printf "%s\n" "$msg" | wc -l)" -eq 1 ] &&
+     has "$msg" --min-granularity-us && has "$msg" 7000 && has "$msg" "100..=6000"'
+
+msg=$(setpriv --reuid=65534 --regid=65534 --clear-groups $FAIRRS 2>&1); rc=$?
+check non_root_refused "rc=$rc state=$(sx_state) msg='$msg'" \
+    '[ $rc -ne 0 ] && [ "$(sx_state)" = disabled ] && has "$msg" "must run as root"'
+
+# --- attach -----------------------------------------------------------------
+seq0=$(sx_enable_seq)
+t0=$(date +%s)
+$FAIRRS --stats 5 > "$OUT/stats.log" 2> "$LOG" &
+pid=$!
+wait_state enabled 180
+check attached "state=$(sx_state) ops=$(sx_ops) after $(( $(date +%s) - t0 ))s" \
+    '[ "$(sx_state)" = enabled ] && [ "$(sx_ops)" = fairrs ] && [ "$(sx_enable_seq)" -gt "$seq0" ]'
+seq1=$(sx_enable_seq)
+
+msg=$($FAIRRS 2>&1); rc=$?
+check second_instance_refused "rc=$rc msg='$msg'" \
+    '[ $rc -ne 0 ] && has "$msg" "another sched_ext scheduler (fairrs)" &&
+     [ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq1" ]'
+
+# --- stress, the way the scx project tests its schedulers --------------------
+(cd /tmp && stress-ng -t 31 --aggressive -M -c 4 -f 4 --affinity 1 --affinity-delay 1 \
+    --affinity-pin --pipe 2 --yield 2 --temp-path /tmp) > "$OUT/stress.log" 2>&1
+src=$?
+check stress_completed "stress-ng rc=$src: $(grep -o 'successful run completed.*' "$OUT/stress.log")" \
+    '[ $src -eq 0 ]'
+check still_attached_after_stress "state=$(sx_state) enable_seq $seq1 -> $(sx_enable_seq)" \
+    '[ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq1" ] && kill -0 $pid'
+trouble=$(kernel_trouble)
+check kernel_log_clean "${trouble:-no BUG/WARNING/stall/sched_ext error}" '[ -z "$trouble" ]'
+
+# --- CPU hotplug: the kernel ejects with a restart request; the daemon reloads -
+if [ -w /sys/devices/system/cpu/cpu3/online ]; then
+    echo 0 > /sys/devices/system/cpu/cpu3/online
+    wait_enable_seq $((seq1 + 1)) 180
+    seq2=$(sx_enable_seq)
+    check hotplug_restart "cpu3 offline: enable_seq $seq1 -> $seq2, state=$(sx_state)" \
+        '[ "$seq2" -gt "$seq1" ] && [ "$(sx_state)" = enabled ] && kill -0 $pid && grep -q "restart" "$LOG"'
+    echo 1 > /sys/devices/system/cpu/cpu3/online
+    wait_enable_seq $((seq2 + 1)) 180
+    check hotplug_online_restart "cpu3 online: enable_seq $seq2 -> $(sx_enable_seq), state=$(sx_state)" \
+        '[ "$(sx_enable_seq)" -gt "$seq2" ] && [ "$(sx_state)" = enabled ] && kill -0 $pid'
+    # The two hotplug exits are expected; anything else logged meanwhile is not.
+    trouble=$(kernel_trouble | grep -v 'unregistered from the main kernel')
+    check kernel_log_clean_through_hotplug "$(dmesg | grep -c 'unregistered from the main kernel') hotplug exit(s) logged; other: ${trouble:-none}" \
+        '[ -z "$trouble" ] && [ "$(dmesg | grep -c "unregistered from the main kernel")" -eq 2 ]'
+    dmesg -C
+else
+    fail hotplug_restart "cpu3 cannot be taken offline in this VM"
+fi
+
+# --- detach on SIGINT ---------------------------------------------------------
+kill -INT $pid
+wait $pid
+drc=$?
+wait_state disabled 30
+check sigint_detaches "daemon rc=$drc state=$(sx_state)" \
+    '[ $drc -eq 0 ] && [ "$(sx_state)" = disabled ]'
+trouble=$(kernel_trouble)
+check kernel_log_clean_after_detach "${trouble:-clean}" '[ -z "$trouble" ]'
+
+echo "--- daemon log"; cat "$LOG"
+echo "--- last stats block"; tail -n 8 "$OUT/stats.log"

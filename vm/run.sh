@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the cached sched_ext kernel in a virtme-ng VM on the host's own root
+# (read-only) and run one guest command; exit with the guest command's code.
+#
+#   vm/run.sh [--cpus N] [--memory SIZE] [--numa SPEC]... [--out DIR] -- 'guest command'
+#
+# --out DIR is shared read-write at the same path in the guest, and the guest
+# command gets it as $OUT, for results that must survive the VM (the console
+# may mangle a line).
+#
+# KVM: these machines have a /dev/kvm whose backend cannot boot a stock kernel
+# and vng would pick it and die, so the first run probes a KVM boot once and
+# caches the answer; SCX_FAIRRS_KVM=1 or =0 forces either mode.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
+KENV="$CACHE_DIR/kernel.env"
+[ -f "$KENV" ] || { echo "vm/run.sh: no kernel set up; run vm/setup.sh first" >&2; exit 1; }
+# shellcheck disable=SC1090
+. "$KENV"
+
+cpus=4 memory=2G out="" extra=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --cpus) cpus=$2; shift 2 ;;
+        --memory) memory=$2; shift 2 ;;
+        --numa) extra+=(--numa "$2"); shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --) shift; break ;;
+        *) echo "vm/run.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[ $# -ge 1 ] || { echo "usage: vm/run.sh [options] -- 'guest command'" >&2; exit 2; }
+
+kvm_mode() {
+    case "${SCX_FAIRRS_KVM:-auto}" in
+        1|yes) echo kvm; return ;;
+        0|no) echo tcg; return ;;
+    esac
+    local cached="$CACHE_DIR/kvm-mode"
+    if [ -f "$cached" ]; then cat "$cached"; return; fi
+    local mode=tcg
+    if [ -w /dev/kvm ] && timeout 90 vng -r "$VMLINUZ" --force-9p --cpus 1 --memory 512M \
+            -- 'exit 42' >/dev/null 2>&1; then
+        :
+    else
+        rc=$?
+        [ "$rc" -eq 42 ] && mode=kvm
+    fi
+    echo "$mode" > "$cached"
+    echo "$mode"
+}
+
+args=(-r "$VMLINUZ" --force-9p --cpus "$cpus" --memory "$memory"
+      --rodir "/boot=$KBOOT" "${extra[@]}")
+[ "$(kvm_mode)" = kvm ] || args+=(--disable-kvm)
+if [ -n "$out" ]; then
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+    args+=(--rwdir "$out")
+    set -- "export OUT='$out'; $*"
+fi
+
+exec vng "${args[@]}" -- "$@"

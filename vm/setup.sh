@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Idempotent set-up of a bare Debian 12 machine for building scx_fairrs and
+# running it inside a virtme-ng VM:
+#
+#   1. host packages: the BPF toolchain (clang-19/llvm-19 from bookworm-backports),
+#      the C libraries libbpf-sys and bindgen need, QEMU, and what virtme-ng needs
+#      on the host to boot a guest from the host's own root (busybox, kmod, udev);
+#   2. virtme-ng itself (PyPI);
+#   3. a sched_ext kernel from Debian's trixie-backports suite, resolved to the
+#      newest 7.x build at set-up time, fetched through a private apt
+#      configuration (the host's sources are never touched for trixie), cached
+#      under ~/.cache/scx_fairrs/kernel/<ver>, with its modules installed in
+#      /usr/lib/modules/<ver> because the guest boots on the host's root.
+#
+# Prints nothing but progress; the last line is the path of the kernel's
+# environment file (vm/kernel.env style: KVER=, VMLINUZ=, KCONFIG=).
+set -euo pipefail
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
+mkdir -p "$CACHE_DIR"
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# --- 1. host packages -------------------------------------------------------
+HOST_PKGS=(clang-19 llvm-19 libclang-19-dev libelf-dev zlib1g-dev pkg-config
+           qemu-system-x86 busybox-static kmod udev stress-ng
+           zstd ca-certificates)
+BACKPORTS=/etc/apt/sources.list.d/bookworm-backports.list
+
+missing_pkgs() {
+    local p
+    for p in "${HOST_PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+    done
+}
+
+if [ -n "$(missing_pkgs)" ]; then
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        log "adding bookworm-backports (clang-19 lives there)"
+        echo 'deb http://deb.debian.org/debian bookworm-backports main' | $SUDO tee "$BACKPORTS" >/dev/null
+    fi
+    log "apt-get update"
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2046
+    log "installing: $(missing_pkgs | tr '\n' ' ')"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports \
+        --no-install-recommends $(missing_pkgs) >/dev/null
+fi
+
+# --- 2. virtme-ng -----------------------------------------------------------
+if ! command -v vng >/dev/null 2>&1; then
+    log "installing virtme-ng from PyPI"
+    python3 -m pip install -q --root-user-action=ignore virtme-ng
+fi
+command -v vng >/dev/null || { log "vng not on PATH after pip install"; exit 1; }
+
+# --- 3. the sched_ext kernel ------------------------------------------------
+KENV="$CACHE_DIR/kernel.env"
+if [ -f "$KENV" ]; then
+    # shellcheck disable=SC1090
+    . "$KENV"
+    if [ -f "$VMLINUZ" ] && [ -f "$KCONFIG" ] && [ -d "/usr/lib/modules/$KVER/kernel" ]; then
+        log "kernel $KVER already set up"
+        echo "$KENV"
+        exit 0
+    fi
+fi
+
+APT_DIR="$CACHE_DIR/apt-trixie"
+mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial" "$APT_DIR/etc"
+cat > "$APT_DIR/etc/sources.list" <<SRC
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+SRC
+APT_OPTS=(-o "Dir::Etc::SourceList=$APT_DIR/etc/sources.list"
+          -o "Dir::Etc::SourceParts=/dev/null"
+          -o "Dir::State::Lists=$APT_DIR/lists"
+          -o "Dir::Cache=$APT_DIR"
+          -o "Dir::State::status=/dev/null"
+          -o "APT::Get::List-Cleanup=0"
+          -o "Debug::NoLocking=1"
+          -o "APT::Sandbox::User=root")
+
+log "resolving the newest 7.x kernel in trixie-backports"
+apt-get "${APT_OPTS[@]}" update -qq
+# Package names look like linux-binary-unsigned-7.3.4+deb13-amd64; pick the
+# highest version by dpkg ordering.
+KVER=$(apt-cache "${APT_OPTS[@]}" pkgnames linux-binary-unsigned-7. \
+        | sed -n 's/^linux-binary-unsigned-\(7\.[0-9.]*+deb13-amd64\)$/\1/p' \
+        | sort -V | tail -n 1)
+[ -n "$KVER" ] || { log "no linux-binary-unsigned-7.x+deb13-amd64 in trixie-backports"; exit 1; }
+log "kernel: $KVER"
+
+KDIR="$CACHE_DIR/kernel/$KVER"
+DEBS="$KDIR/debs"
+ROOT="$KDIR/root"
+mkdir -p "$DEBS" "$ROOT"
+(
+    cd "$DEBS"
+    # 7.x splits the kernel in three: the image, its modules, and linux-base-<ver>
+    # (config, System.map, modules.builtin*).
+    for pkg in "linux-binary-unsigned-$KVER" "linux-modules-$KVER" "linux-base-$KVER"; do
+        ls "${pkg}"_*.deb >/dev/null 2>&1 || apt-get "${APT_OPTS[@]}" download -qq "$pkg" 2>/dev/null
+    done
+)
+for deb in "$DEBS"/*.deb; do
+    dpkg-deb -x "$deb" "$ROOT"
+done
+
+MODSRC="$ROOT/usr/lib/modules/$KVER"
+VMLINUZ="$MODSRC/vmlinuz.unsigned"
+[ -f "$VMLINUZ" ] || VMLINUZ="$ROOT/boot/vmlinuz-$KVER"
+KCONFIG="$MODSRC/config"
+[ -f "$KCONFIG" ] || KCONFIG="$ROOT/boot/config-$KVER"
+[ -f "$VMLINUZ" ] || { log "no kernel image in the $KVER packages"; exit 1; }
+[ -f "$KCONFIG" ] || { log "no kernel config in the $KVER packages"; exit 1; }
+grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$KCONFIG" || { log "$KVER lacks CONFIG_SCHED_CLASS_EXT"; exit 1; }
+
+# The guest boots on the host's root, so it loads modules from the host's
+# /usr/lib/modules/<ver>.
+log "installing modules in /usr/lib/modules/$KVER"
+$SUDO mkdir -p /usr/lib/modules
+$SUDO rm -rf "/usr/lib/modules/$KVER"
+$SUDO cp -a "$MODSRC" "/usr/lib/modules/$KVER"
+$SUDO depmod "$KVER"
+
+# The guest gets /boot from here (libbpf reads the kernel's Kconfig from
+# /boot/config-<ver>; Debian kernels have no /proc/config.gz).
+mkdir -p "$KDIR/boot"
+cp "$KCONFIG" "$KDIR/boot/config-$KVER"
+
+cat > "$KENV" <<ENV
+KVER=$KVER
+VMLINUZ=$VMLINUZ
+KCONFIG=$KCONFIG
+KBOOT=$KDIR/boot
+ENV
+log "kernel $KVER ready"
+echo "$KENV"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The project's test command (README): set up a bare machine, build, run the
+# host tests, then boot the sched_ext kernel once per VM suite and collect the
+# suite's results. Exits non-zero if anything failed; the last line is
+# "vm: N passed, N failed".
+#
+#   vm/test.sh            all suites
+#   vm/test.sh lifecycle  only the named suites (tests/vm/<name>.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash vm/setup.sh >/dev/null
+. vm/env.sh
+
+echo "== build"
+start=$(date +%s)
+cargo build --release --locked
+echo "build: $(( $(date +%s) - start ))s"
+
+echo "== host tests"
+cargo test --release --locked
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(lifecycle)
+
+out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
+passed=0 failed=0
+for suite in "${suites[@]}"; do
+    echo "== vm suite: $suite"
+    out="$out_root/$suite"
+    mkdir -p "$out"
+    start=$(date +%s)
+    rc=0
+    vm/run.sh --out "$out" -- "sh tests/vm/$suite.sh" 2>&1 | tee "$out/console.log" || rc=$?
+    echo "vm suite $suite: guest exit $rc after $(( $(date +%s) - start ))s"
+    if [ ! -s "$out/results.txt" ]; then
+        echo "FAIL $suite: the guest produced no results (boot or harness failure)"
+        failed=$((failed + 1))
+        continue
+    fi
+    p=$(grep -c '^ok ' "$out/results.txt" || true)
+    f=$(grep -c '^FAIL ' "$out/results.txt" || true)
+    passed=$((passed + p)); failed=$((failed + f))
+    echo "-- $suite results"; cat "$out/results.txt"
+done
+
+echo "vm results kept in $out_root"
+echo "vm: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
