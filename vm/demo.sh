@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 bash vm/setup.sh >/dev/null
 . vm/env.sh
-cargo build --release --locked
+cargo build --release --locked --workspace
 
 out=$(mktemp -d /tmp/fairrs-demo.XXXXXX)
 vm/run.sh --out "$out" -- "sh tests/vm/demo-guest.sh $secs"

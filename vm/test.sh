@@ -16,14 +16,14 @@ bash vm/setup.sh >/dev/null
 
 echo "== build"
 start=$(date +%s)
-cargo build --release --locked
+cargo build --release --locked --workspace
 echo "build: $(( $(date +%s) - start ))s"
 
 echo "== host tests"
-cargo test --release --locked
+cargo test --release --locked --workspace
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lifecycle)
+[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
 passed=0 failed=0

@@ -42,8 +42,9 @@ wait_enable_seq() {
 }
 
 # Kernel log lines that mean something went wrong under the scheduler.
-# "disabled (unregistered from user space)" is the normal detach message.
+# "disabled (unregistered from user space)" is the normal detach message;
+# the sched_ext watchdog says "runnable task stall", RCU "self-detected stall".
 kernel_trouble() {
-    dmesg | grep -E 'BUG:|WARNING:|stall|watchdog|runtime error|sched_ext: .*disabled \(' \
+    dmesg | grep -E 'BUG:|WARNING:|[^a-zA-Z]stall|hung_task|soft lockup|hard LOCKUP|runtime error|sched_ext: .*disabled \(' \
           | grep -v 'unregistered from user space' || true
 }

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Workloads and measurements for the VM suites, run inside the guest.
+//!
+//! Process creation is slow under emulation and a shell loop that forks per
+//! sample distorts what it measures, so each case runs its workload as
+//! threads (or, for the fork case, one forking process) and reads CPU time
+//! from /proc/<pid>/task/<tid>/schedstat (ns), all from this one program.
+//! The measuring thread is pinned away from the CPU under test.
+//!
+//! Output: one line per case, `RESULT <case> <value> <lo> <hi> <detail>`;
+//! the suite script decides what the bounds mean for the scheduler under test.
+//!
+//!   fairrs-guest fairness [--secs S] [--cpu N] [--only CASE]
+
+use std::fs;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// sched_prio_to_weight[] (kernel/sched/core.c) for the nice levels used here.
+fn nice_weight(nice: i32) -> f64 {
+    const W: [u32; 40] = [
+        88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904,
+        3906, 3121, 2501, 1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87,
+        70, 56, 45, 36, 29, 23, 18, 15,
+    ];
+    W[(nice + 20) as usize] as f64
+}
+
+fn gettid() -> i32 {
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+fn pin_self(cpu: usize) {
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            panic!("sched_setaffinity({cpu}): {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
+fn set_nice(nice: i32) {
+    unsafe {
+        if libc::setpriority(libc::PRIO_PROCESS, gettid() as libc::id_t, nice) != 0 {
+            panic!("setpriority({nice}): {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
+fn set_sched_idle() {
+    let param = libc::sched_param { sched_priority: 0 };
+    unsafe {
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            panic!("sched_setscheduler(SCHED_IDLE): {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
+/// CPU time of a thread of this process, in ns (first field of schedstat).
+fn thread_cpu_ns(tid: i32) -> u64 {
+    let path = format!("/proc/self/task/{tid}/schedstat");
+    fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|f| f.parse().ok()))
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Policy {
+    Nice(i32),
+    Idle,
+}
+
+/// Spinning threads pinned to one CPU, each with a policy; returns the CPU
+/// time each received over `secs` after a `warmup`.
+fn hogs(cpu: usize, policies: &[Policy], warmup: Duration, secs: Duration) -> Vec<u64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(Barrier::new(policies.len() + 1));
+    let tids: Arc<Vec<AtomicU64>> = Arc::new(policies.iter().map(|_| AtomicU64::new(0)).collect());
+    let mut handles = Vec::new();
+    for (i, &pol) in policies.iter().enumerate() {
+        let (stop, ready, tids) = (stop.clone(), ready.clone(), tids.clone());
+        handles.push(thread::spawn(move || {
+            pin_self(cpu);
+            match pol {
+                Policy::Nice(n) => set_nice(n),
+                Policy::Idle => set_sched_idle(),
+            }
+            tids[i].store(gettid() as u64, Ordering::SeqCst);
+            ready.wait();
+            let mut x = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }));
+    }
+    ready.wait();
+    thread::sleep(warmup);
+    let tid_list: Vec<i32> = tids.iter().map(|t| t.load(Ordering::SeqCst) as i32).collect();
+    let before: Vec<u64> = tid_list.iter().map(|&t| thread_cpu_ns(t)).collect();
+    thread::sleep(secs);
+    let after: Vec<u64> = tid_list.iter().map(|&t| thread_cpu_ns(t)).collect();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b)).collect()
+}
+
+fn result(case: &str, value: f64, lo: f64, hi: f64, detail: &str) {
+    println!("RESULT {case} {value:.4} {lo:.4} {hi:.4} {detail}");
+}
+
+fn nice_pair(cpu: usize, warm: Duration, secs: Duration, other: i32) {
+    let t = hogs(cpu, &[Policy::Nice(0), Policy::Nice(other)], warm, secs);
+    let share = t[0] as f64 / (t[0] + t[1]).max(1) as f64;
+    let ideal = nice_weight(0) / (nice_weight(0) + nice_weight(other));
+    let case = format!("nice0_vs_nice{other}");
+    result(&case, share, ideal - 0.02, ideal + 0.02, &format!("nice-0 share (ideal {ideal:.4}); cpu ms {} / {}", t[0] / 1_000_000, t[1] / 1_000_000));
+}
+
+fn three_equal(cpu: usize, warm: Duration, secs: Duration) {
+    let t = hogs(cpu, &[Policy::Nice(0); 3], warm, secs);
+    let (mx, mn) = (*t.iter().max().unwrap(), *t.iter().min().unwrap());
+    let ratio = mx as f64 / mn.max(1) as f64;
+    let ms: Vec<u64> = t.iter().map(|v| v / 1_000_000).collect();
+    result("three_equal_max_over_min", ratio, 1.0, 1.05, &format!("cpu ms {ms:?}"));
+}
+
+fn idle_vs_normal(cpu: usize, warm: Duration, secs: Duration) {
+    let t = hogs(cpu, &[Policy::Nice(0), Policy::Idle], warm, secs);
+    let share = t[1] as f64 / (t[0] + t[1]).max(1) as f64;
+    result("sched_idle_share", share, 0.0, 0.01, &format!("SCHED_IDLE share; cpu ms nice0 {} idle {}", t[0] / 1_000_000, t[1] / 1_000_000));
+}
+
+/// A process forking short-lived children in a loop beside one nice-0 hog on
+/// the same CPU. With START_DEBIT every child starts a virtual slice behind,
+/// so the forking family cannot take more than the hog; the hog keeps its
+/// half of the CPU (measured directly, the CPU being fully busy).
+fn fork_storm(cpu: usize, warm: Duration, secs: Duration) {
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        pin_self(cpu);
+        let mut n = 0u64;
+        loop {
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // Spin ~1 ms of our own CPU time, then exit.
+                let t0 = Instant::now();
+                let mut x = 0u64;
+                while t0.elapsed() < Duration::from_millis(1) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+                unsafe { libc::_exit(0) };
+            }
+            if pid > 0 {
+                unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+                n += 1;
+            }
+            // Never outlive the bench if it dies before killing us.
+            if n % 64 == 0 && unsafe { libc::getppid() } == 1 {
+                unsafe { libc::_exit(0) };
+            }
+        }
+    }
+    let t = hogs(cpu, &[Policy::Nice(0)], warm, secs);
+    unsafe {
+        libc::kill(child, libc::SIGKILL);
+        libc::waitpid(child, std::ptr::null_mut(), 0);
+    }
+    let hog_share = t[0] as f64 / secs.as_nanos() as f64;
+    result(
+        "fork_storm_hog_share",
+        hog_share,
+        0.45,
+        1.0,
+        &format!("nice-0 hog's share of its CPU beside a forking process (fair 0.5); family got ~{:.3}", 1.0 - hog_share),
+    );
+}
+
+/// A task that sleeps 10 ms and runs 1 ms, beside two hogs on its CPU: how
+/// late it starts running after each sleep ends (absolute-deadline sleeps).
+fn wakeup_latency(cpu: usize, warm: Duration, secs: Duration, latency_bound_ms: f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for _ in 0..2 {
+        let stop = stop.clone();
+        handles.push(thread::spawn(move || {
+            pin_self(cpu);
+            let mut x = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }));
+    }
+    let lat = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            pin_self(cpu);
+            let total = warm + secs;
+            let start = Instant::now();
+            let mut samples = Vec::new();
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+            let mut deadline_ns = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
+            while start.elapsed() < total {
+                deadline_ns += 10_000_000;
+                let d = libc::timespec {
+                    tv_sec: (deadline_ns / 1_000_000_000) as libc::time_t,
+                    tv_nsec: (deadline_ns % 1_000_000_000) as libc::c_long,
+                };
+                unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &d, std::ptr::null_mut()) };
+                unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+                let now = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
+                if start.elapsed() > warm {
+                    samples.push(((now - deadline_ns).max(0)) as u64);
+                }
+                // Run ~1 ms, then sleep until the next 10 ms boundary after now.
+                let t0 = Instant::now();
+                let mut x = 0u64;
+                while t0.elapsed() < Duration::from_millis(1) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+                unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+                deadline_ns = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
+            }
+            stop.store(true, Ordering::Relaxed);
+            samples
+        })
+    };
+    let mut samples = lat.join().unwrap();
+    for h in handles {
+        h.join().unwrap();
+    }
+    samples.sort_unstable();
+    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize] as f64 / 1e6;
+    let (p50, p99, max) = (pct(0.5), pct(0.99), pct(1.0));
+    result(
+        "wakeup_latency_p99_ms",
+        p99,
+        0.0,
+        latency_bound_ms,
+        &format!("{} wakeups: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms", samples.len()),
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut secs = 10.0;
+    let mut cpu = 1usize;
+    let mut only: Option<String> = None;
+    let mut latency_bound_ms = 12.0;
+    let mut i = 2;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--secs" => secs = args[i + 1].parse().expect("--secs"),
+            "--cpu" => cpu = args[i + 1].parse().expect("--cpu"),
+            "--only" => only = Some(args[i + 1].clone()),
+            "--latency-bound-ms" => latency_bound_ms = args[i + 1].parse().expect("--latency-bound-ms"),
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    match args.get(1).map(String::as_str) {
+        Some("fairness") => {}
+        _ => {
+            eprintln!("usage: fairrs-guest fairness [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS]");
+            std::process::exit(2);
+        }
+    }
+    // The measuring thread stays off the CPU under test.
+    pin_self(if cpu == 0 { 1 } else { 0 });
+    let warm = Duration::from_secs(1);
+    let secs = Duration::from_secs_f64(secs);
+    let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if want("nice") {
+        for other in [5, -5, 10] {
+            nice_pair(cpu, warm, secs, other);
+        }
+    }
+    if want("equal") {
+        three_equal(cpu, warm, secs);
+    }
+    if want("idle") {
+        idle_vs_normal(cpu, warm, secs);
+    }
+    if want("fork") {
+        fork_storm(cpu, warm, secs);
+    }
+    if want("latency") {
+        wakeup_latency(cpu, warm, secs, latency_bound_ms);
+    }
+}
