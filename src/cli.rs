@@ -40,6 +40,27 @@ pub struct Opts {
     #[arg(long, value_name = "US", default_value_t = 1000)]
     pub wakeup_granularity_us: u64,
 
+    /// A task that ran within this many microseconds is cache-hot and the
+    /// balancers leave it where it is (CFS's migration_cost).
+    /// Range 0..=100000.
+    #[arg(long, value_name = "US", default_value_t = 500)]
+    pub migration_cost_us: u64,
+
+    /// Periodic balancing moves load when the busiest CPU's load exceeds
+    /// another's by this percentage (CFS's imbalance_pct, 117 = 17 %).
+    /// Range 101..=400.
+    #[arg(long, value_name = "PCT", default_value_t = 117)]
+    pub imbalance_pct: u32,
+
+    /// The same threshold for moves across NUMA nodes, where a task leaves its
+    /// memory behind. Range imbalance_pct..=400.
+    #[arg(long, value_name = "PCT", default_value_t = 125)]
+    pub numa_imbalance_pct: u32,
+
+    /// Period of the periodic balancer, in microseconds. Range 1000..=1000000.
+    #[arg(long, value_name = "US", default_value_t = 4000)]
+    pub balance_interval_us: u64,
+
     /// Print scheduler statistics every SECS seconds (0 disables).
     /// Range 0..=3600.
     #[arg(long, value_name = "SECS", default_value_t = 0.0)]
@@ -77,11 +98,18 @@ pub struct Tunables {
     pub sched_latency_ns: u64,
     pub min_granularity_ns: u64,
     pub wakeup_granularity_ns: u64,
+    pub migration_cost_ns: u64,
+    pub imbalance_pct: u32,
+    pub numa_imbalance_pct: u32,
+    pub balance_interval_ns: u64,
 }
 
 const LATENCY_US: (u64, u64) = (100, 1_000_000);
 const MIN_GRAN_US_MIN: u64 = 100;
 const WAKEUP_GRAN_US: (u64, u64) = (0, 1_000_000);
+const MIGRATION_COST_US: (u64, u64) = (0, 100_000);
+const IMBALANCE_PCT: (u64, u64) = (101, 400);
+const BALANCE_INTERVAL_US: (u64, u64) = (1000, 1_000_000);
 const STATS_SECS_MAX: f64 = 3600.0;
 const EXIT_DUMP_MAX: u32 = 16 << 20;
 
@@ -109,6 +137,19 @@ impl Opts {
         )?;
         let (lo, hi) = WAKEUP_GRAN_US;
         check_range("wakeup-granularity-us", self.wakeup_granularity_us, lo, hi, format!("{lo}..={hi}"))?;
+        let (lo, hi) = MIGRATION_COST_US;
+        check_range("migration-cost-us", self.migration_cost_us, lo, hi, format!("{lo}..={hi}"))?;
+        let (lo, hi) = IMBALANCE_PCT;
+        check_range("imbalance-pct", self.imbalance_pct.into(), lo, hi, format!("{lo}..={hi}"))?;
+        check_range(
+            "numa-imbalance-pct",
+            self.numa_imbalance_pct.into(),
+            self.imbalance_pct.into(),
+            hi,
+            format!("{}..={hi} (at least --imbalance-pct)", self.imbalance_pct),
+        )?;
+        let (lo, hi) = BALANCE_INTERVAL_US;
+        check_range("balance-interval-us", self.balance_interval_us, lo, hi, format!("{lo}..={hi}"))?;
         if !(self.stats.is_finite() && (0.0..=STATS_SECS_MAX).contains(&self.stats)) {
             return Err(BadFlag {
                 flag: "stats",
@@ -127,6 +168,10 @@ impl Opts {
             sched_latency_ns: self.sched_latency_us * 1000,
             min_granularity_ns: self.min_granularity_us * 1000,
             wakeup_granularity_ns: self.wakeup_granularity_us * 1000,
+            migration_cost_ns: self.migration_cost_us * 1000,
+            imbalance_pct: self.imbalance_pct,
+            numa_imbalance_pct: self.numa_imbalance_pct,
+            balance_interval_ns: self.balance_interval_us * 1000,
         })
     }
 }
@@ -191,6 +236,22 @@ mod tests {
         assert!(parse(&["--wakeup-granularity-us", "0"]).validate().is_ok());
         let err = parse(&["--wakeup-granularity-us", "1000001"]).validate().unwrap_err();
         assert_eq!(err.flag, "wakeup-granularity-us");
+    }
+
+    #[test]
+    fn balancing_flags() {
+        let t = parse(&[]).validate().unwrap();
+        assert_eq!((t.migration_cost_ns, t.imbalance_pct, t.numa_imbalance_pct), (500_000, 117, 125));
+        assert_eq!(t.balance_interval_ns, 4_000_000);
+        let err = parse(&["--imbalance-pct", "100"]).validate().unwrap_err();
+        assert_eq!(err.to_string(), "invalid value 100 for --imbalance-pct: accepted range is 101..=400");
+        let err = parse(&["--imbalance-pct", "130"]).validate().unwrap_err();
+        assert_eq!(err.flag, "numa-imbalance-pct", "the NUMA threshold may not be below the local one");
+        assert!(parse(&["--imbalance-pct", "130", "--numa-imbalance-pct", "130"]).validate().is_ok());
+        let err = parse(&["--balance-interval-us", "999"]).validate().unwrap_err();
+        assert_eq!(err.flag, "balance-interval-us");
+        let err = parse(&["--migration-cost-us", "100001"]).validate().unwrap_err();
+        assert_eq!(err.flag, "migration-cost-us");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod bpf_skel;
 mod cli;
 mod scheduler;
 mod stats;
+mod topology;
 
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
@@ -60,11 +61,16 @@ fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
     loop {
         let mut sched = Scheduler::init(opts, tun, &mut open_object)?;
         info!(
-            "scx_fairrs {VERSION} attached on {} CPUs: sched_latency {}us, min_granularity {}us, wakeup_granularity {}us",
+            "scx_fairrs {VERSION} attached on {} CPUs ({} LLCs, {} NUMA nodes): sched_latency {}us, \
+             min_granularity {}us, wakeup_granularity {}us, imbalance {}%/{}% (node)",
             sched.nr_cpus(),
+            sched.topology().nr_llcs(),
+            sched.topology().nr_nodes(),
             opts.sched_latency_us,
             opts.min_granularity_us,
-            opts.wakeup_granularity_us
+            opts.wakeup_granularity_us,
+            opts.imbalance_pct,
+            opts.numa_imbalance_pct
         );
         let uei = sched.run(&shutdown, stats_every)?;
         if uei.should_restart() && !shutdown.load(Ordering::Relaxed) {

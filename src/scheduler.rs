@@ -20,6 +20,7 @@ use crate::bpf_intf;
 use crate::bpf_skel::*;
 use crate::cli::{Opts, Tunables};
 use crate::stats::{self, CpuQueue, Snapshot};
+use crate::topology::CpuMap;
 
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
 
@@ -53,6 +54,7 @@ pub struct Scheduler<'a> {
     skel: BpfSkel<'a>,
     struct_ops: Option<libbpf_rs::Link>,
     nr_cpus: usize,
+    topo: CpuMap,
 }
 
 impl<'a> Scheduler<'a> {
@@ -89,15 +91,26 @@ impl<'a> Scheduler<'a> {
         rodata.min_granularity_ns = tun.min_granularity_ns;
         rodata.wakeup_granularity_ns = tun.wakeup_granularity_ns;
         rodata.nr_cpu_ids = nr_cpus as u32;
+        rodata.migration_cost_ns = tun.migration_cost_ns;
+        rodata.imbalance_pct = tun.imbalance_pct;
+        rodata.numa_imbalance_pct = tun.numa_imbalance_pct;
+        rodata.balance_interval_ns = tun.balance_interval_ns;
+        let topo = CpuMap::read(nr_cpus)?;
+        rodata.cpu_llc[..nr_cpus].copy_from_slice(&topo.llc);
+        rodata.cpu_node[..nr_cpus].copy_from_slice(&topo.node);
 
         let mut skel = scx_ops_load!(skel, fairrs_ops, uei).context("loading the BPF scheduler")?;
         let struct_ops = scx_ops_attach!(skel, fairrs_ops).context("attaching the BPF scheduler")?;
 
-        Ok(Self { skel, struct_ops: Some(struct_ops), nr_cpus })
+        Ok(Self { skel, struct_ops: Some(struct_ops), nr_cpus, topo })
     }
 
     pub fn nr_cpus(&self) -> usize {
         self.nr_cpus
+    }
+
+    pub fn topology(&self) -> &CpuMap {
+        &self.topo
     }
 
     /// Counters summed over CPUs, and every CPU's run queue.

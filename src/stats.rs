@@ -17,9 +17,13 @@ pub const STAT_NAMES: [&str; bpf_intf::fairrs_stat_FAIRRS_NR_STATS as usize] = [
     "wake_idle",
     "dispatch",
     "keep_prev",
-    "idle_pull",
     "preempt",
-    "migrate",
+    "mig_wakeup",
+    "mig_idle",
+    "mig_periodic",
+    "mig_hotplug",
+    "mig_affinity",
+    "balance_req",
     "lag_clamp",
 ];
 
@@ -124,14 +128,15 @@ mod tests {
     #[test]
     fn stat_names_match_the_bpf_enum() {
         assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_ENQUEUE as usize], "enqueue");
-        assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_IDLE_PULL as usize], "idle_pull");
+        assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_MIGRATE_IDLE as usize], "mig_idle");
+        assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_MIGRATE_HOTPLUG as usize], "mig_hotplug");
         assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_LAG_CLAMP as usize], "lag_clamp");
     }
 
     #[test]
     fn rates_are_per_second_and_never_negative() {
-        let a = snap(&[100, 0, 50, 0, 0, 0, 0, 0], &[]);
-        let b = snap(&[300, 0, 40, 0, 0, 0, 0, 0], &[]);
+        let a = snap(&[100, 0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[]);
+        let b = snap(&[300, 0, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[]);
         let r = rates(&a, &b, Duration::from_secs(2));
         assert_eq!(r[0], ("enqueue", 100.0));
         // A counter that went backwards (scheduler restarted) reads as 0.
@@ -140,8 +145,8 @@ mod tests {
 
     #[test]
     fn report_lists_every_cpu() {
-        let a = snap(&[0; 8], &[(0, 0, 0), (0, 0, 0)]);
-        let b = snap(&[10; 8], &[(2, 2048, 5_000_000), (1, 1024, 1_000_000)]);
+        let a = snap(&[0; 12], &[(0, 0, 0), (0, 0, 0)]);
+        let b = snap(&[10; 12], &[(2, 2048, 5_000_000), (1, 1024, 1_000_000)]);
         let text = format_report(&a, &b, Duration::from_secs(1));
         assert!(text.contains("runnable 3"), "{text}");
         assert!(text.contains("vruntime spread 4.0ms"), "{text}");

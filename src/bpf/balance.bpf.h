@@ -1,19 +1,56 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Spreading work over CPUs: which CPU a waking task goes to, and what an idle
- * CPU does when its own queue is empty.
+ * Spreading work over CPUs, as CFS's load balancer does for its per-CPU run
+ * queues: where a waking task goes, what a CPU that runs dry pulls, and a
+ * periodic balancer that evens out queues that stay unequal.
  *
- * Wakeups go to an idle CPU when there is one, preferring the previous CPU and
- * whole idle SMT cores in the same LLC (the kernel's default selection,
- * scx_bpf_select_cpu_dfl(), which also applies wake-affine placement). A CPU
- * that runs dry pulls the head of the longest other queue (idle balancing in
- * CFS's newidle_balance()), so no CPU idles while another has tasks waiting.
+ * - Wakeups go to an idle CPU when there is one: the kernel's default
+ *   selection (scx_bpf_select_cpu_dfl()) tries the previous CPU, then a fully
+ *   idle SMT core and any idle CPU in the previous CPU's LLC, then its NUMA
+ *   node, then anywhere allowed, and applies wake-affine placement for
+ *   synchronous wakeups. It is the kernel's own topology-aware code.
+ * - A CPU whose queue is empty pulls (newidle_balance()): from the longest
+ *   queue in its LLC first, then its node, then anywhere, skipping cache-hot
+ *   tasks (ran within migration_cost) unless the queue has several waiting.
+ * - Every balance_interval a BPF timer compares the queues' loads and, when
+ *   busiest > local * imbalance_pct / 100 (numa_imbalance_pct across nodes),
+ *   asks the least loaded CPU to pull one waiting task whose weight is at most
+ *   half the gap (load_balance() / detach_tasks()): moving it narrows the gap,
+ *   moving anything heavier would only swap the imbalance. A task moved by the
+ *   balancer is not moved again in the next round. The timer only decides and
+ *   kicks; the pull itself happens in the puller's ops.dispatch, the one
+ *   context where moving a task between queues is always allowed.
  */
 #ifndef __FAIRRS_BALANCE_BPF_H
 #define __FAIRRS_BALANCE_BPF_H
 
 #include "fairrs.bpf.h"
+#include "vtime.bpf.h"
 #include "stats.bpf.h"
+
+#define CLOCK_MONOTONIC	1
+
+/* Rounds of the periodic balancer, starting at 1 (0 marks "never moved"). */
+u64 lb_round = 1;
+
+struct balance_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct balance_timer);
+} balance_timer SEC(".maps");
+
+/* Topological distance: 0 same LLC, 1 same NUMA node, 2 another node. */
+static __always_inline u32 topo_distance(s32 a, s32 b)
+{
+	if (topo_llc(a) == topo_llc(b))
+		return 0;
+	return topo_node(a) == topo_node(b) ? 1 : 2;
+}
 
 /*
  * Pick the CPU for a waking @p. Returns the CPU and sets *@is_idle when that
@@ -46,42 +83,231 @@ static __always_inline void balance_kick_for(struct task_struct *p, s32 cpu)
 }
 
 /*
- * @cpu has nothing to run: take the head of the longest other queue that has
- * a task allowed here. scx_bpf_dsq_move_to_local() skips tasks that cannot run
- * on @cpu (affinity, migration disabled), so a queue is only passed over when
- * none of its tasks fits.
+ * May queued @p move to @dst? Never against its affinity or while migration is
+ * disabled (inserting it into another CPU's local queue would be a runtime
+ * error that ejects the scheduler); not while cache-hot unless @allow_hot
+ * (can_migrate_task() / task_hot()).
  */
-static __always_inline bool balance_idle_pull(s32 cpu)
+static __always_inline bool balance_can_move(struct task_struct *p, struct task_ctx *tctx,
+					     s32 dst, bool allow_hot, u64 now)
 {
-	u32 n, most = 0;
-	s32 i, busiest = -1;
-
-	bpf_for(i, 0, nr_cpu_ids) {
-		if (i == cpu)
-			continue;
-		n = scx_bpf_dsq_nr_queued(cpu_dsq(i));
-		if (n > most) {
-			most = n;
-			busiest = i;
-		}
-	}
-	if (busiest < 0)
+	if (!bpf_cpumask_test_cpu(dst, p->cpus_ptr) || p->migration_disabled)
 		return false;
-	if (scx_bpf_dsq_move_to_local(cpu_dsq(busiest), 0)) {
-		stat_inc(FAIRRS_STAT_IDLE_PULL);
-		return true;
-	}
+	if (!allow_hot && tctx->last_ran_ns && now - tctx->last_ran_ns < migration_cost_ns)
+		return false;
+	return true;
+}
 
-	/* Nothing in the longest queue may run here; try the others in order. */
-	bpf_for(i, 0, nr_cpu_ids) {
-		if (i == cpu || i == busiest || !scx_bpf_dsq_nr_queued(cpu_dsq(i)))
+/* Move the first movable task of @src's queue to @dst's local queue. */
+static __always_inline bool balance_pull_to_local(s32 dst, s32 src, bool allow_hot)
+{
+	struct task_struct *p;
+	u64 now = scx_bpf_now();
+
+	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
+		struct task_ctx *tctx = task_ctx(p);
+
+		if (!tctx || !balance_can_move(p, tctx, dst, allow_hot, now))
 			continue;
-		if (scx_bpf_dsq_move_to_local(cpu_dsq(i), 0)) {
-			stat_inc(FAIRRS_STAT_IDLE_PULL);
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+			/* ops.running rehomes its vruntime and load. */
+			stat_inc(FAIRRS_STAT_MIGRATE_IDLE);
 			return true;
 		}
 	}
 	return false;
+}
+
+/*
+ * @cpu has nothing to run: pull from the longest queue at the nearest
+ * topological distance that has something to give.
+ */
+static __always_inline bool balance_idle_pull(s32 cpu)
+{
+	u32 dist;
+
+	for (dist = 0; dist <= 2; dist++) {
+		u32 n, most = 0;
+		s32 i, busiest = -1;
+
+		bpf_for(i, 0, nr_cpu_ids) {
+			if (i == cpu || topo_distance(cpu, i) != dist)
+				continue;
+			n = scx_bpf_dsq_nr_queued(cpu_dsq(i));
+			if (n > most) {
+				most = n;
+				busiest = i;
+			}
+		}
+		if (busiest < 0)
+			continue;
+		/* Several tasks waiting there: a large imbalance, hot or not. */
+		if (balance_pull_to_local(cpu, busiest, most >= 2))
+			return true;
+	}
+	return false;
+}
+
+/* Half the load gap between @src and @dst: the most one move should carry. */
+static __always_inline u64 balance_half_gap(const struct fairrs_cpu_ctx *sctx,
+					    const struct fairrs_cpu_ctx *dctx)
+{
+	if (sctx->load_weight <= dctx->load_weight)
+		return 0;
+	return (sctx->load_weight - dctx->load_weight) / 2;
+}
+
+/* Would the periodic balancer move @p from its queue to @dst now? */
+static __always_inline bool balance_periodic_candidate(struct task_struct *p,
+						       struct task_ctx *tctx, s32 dst,
+						       u64 max_weight, u64 now)
+{
+	if (tctx->weight > max_weight)
+		return false;
+	/* Never bounce: a task the last round moved stays put this round. */
+	if (tctx->lb_round && lb_round - tctx->lb_round <= 1)
+		return false;
+	return balance_can_move(p, tctx, dst, false, now);
+}
+
+/*
+ * Serve a pull request the periodic balancer left for @dst: move one task from
+ * the requested queue into @dst's own queue, its vruntime rebased onto @dst's
+ * floor so it queues fairly among @dst's tasks.
+ */
+static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx *dctx)
+{
+	struct fairrs_cpu_ctx *sctx;
+	struct task_struct *p;
+	u64 max_weight, now;
+	s32 src = dctx->pull_src;
+
+	if (src < 0)
+		return;
+	dctx->pull_src = -1;
+	sctx = cpu_ctx(src);
+	if (!sctx || src == dst)
+		return;
+	max_weight = balance_half_gap(sctx, dctx);
+	if (!max_weight)
+		return;
+	now = scx_bpf_now();
+
+	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
+		struct task_ctx *tctx = task_ctx(p);
+		u64 key;
+
+		if (!tctx || tctx->queue_cpu != src ||
+		    !balance_periodic_candidate(p, tctx, dst, max_weight, now))
+			continue;
+		key = vtime_rebase(tctx->vruntime, sctx, dctx);
+		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER, key);
+		if (scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, cpu_dsq(dst), 0)) {
+			vtime_move_queue(tctx, dst);
+			tctx->lb_round = lb_round;
+			stat_inc(FAIRRS_STAT_MIGRATE_PERIODIC);
+			return;
+		}
+	}
+}
+
+/*
+ * One round of periodic balancing: find the most loaded queue with a task
+ * waiting, the CPU whose load is furthest below it by the threshold of their
+ * distance, and whether a task there is worth moving; if so, leave the pull
+ * request and wake the puller if it idles (a busy puller serves the request
+ * at its next dispatch, within one slice).
+ */
+static __always_inline void balance_periodic(void)
+{
+	struct fairrs_cpu_ctx *sctx, *dctx;
+	struct task_struct *p;
+	u64 most = 0, best = 0, max_weight, now;
+	u32 best_dist = 3;
+	s32 cpu, src = -1, dst = -1;
+	bool found = false;
+
+	lb_round++;
+
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+
+		if (!cctx || !cctx->online || !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+			continue;
+		if (cctx->load_weight > most) {
+			most = cctx->load_weight;
+			src = cpu;
+		}
+	}
+	if (src < 0)
+		return;
+
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+		u32 dist, pct;
+		u64 margin;
+
+		if (cpu == src || !cctx || !cctx->online)
+			continue;
+		dist = topo_distance(src, cpu);
+		pct = dist == 2 ? numa_imbalance_pct : imbalance_pct;
+		if (most * 100 <= cctx->load_weight * pct)
+			continue;
+		margin = most * 100 - cctx->load_weight * pct;
+		if (margin > best || (margin == best && dist < best_dist)) {
+			best = margin;
+			best_dist = dist;
+			dst = cpu;
+		}
+	}
+	sctx = cpu_ctx(src);
+	dctx = cpu_ctx(dst);
+	if (!sctx || !dctx || dctx->pull_src >= 0)
+		return;
+
+	max_weight = balance_half_gap(sctx, dctx);
+	now = scx_bpf_now();
+	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
+		struct task_ctx *tctx = task_ctx(p);
+
+		if (tctx && balance_periodic_candidate(p, tctx, dst, max_weight, now)) {
+			found = true;
+			break;
+		}
+	}
+	if (!found)
+		return;
+
+	dctx->pull_src = src;
+	stat_inc(FAIRRS_STAT_BALANCE_REQ);
+	scx_bpf_kick_cpu(dst, SCX_KICK_IDLE);
+}
+
+static int balance_timerfn(void *map, int *key, struct bpf_timer *timer)
+{
+	balance_periodic();
+	bpf_timer_start(timer, balance_interval_ns, 0);
+	return 0;
+}
+
+/* Arm the balancing timer; called from ops.init. */
+static __always_inline s32 balance_init(void)
+{
+	u32 zero = 0;
+	struct balance_timer *bt = bpf_map_lookup_elem(&balance_timer, &zero);
+	struct bpf_timer *timer;
+	s32 ret;
+
+	if (!bt)
+		return -ENOENT;
+	timer = &bt->timer;
+	ret = bpf_timer_init(timer, &balance_timer, CLOCK_MONOTONIC);
+	if (ret)
+		return ret;
+	ret = bpf_timer_set_callback(timer, balance_timerfn);
+	if (ret)
+		return ret;
+	return bpf_timer_start(timer, balance_interval_ns, 0);
 }
 
 #endif /* __FAIRRS_BALANCE_BPF_H */

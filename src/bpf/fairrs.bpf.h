@@ -33,8 +33,20 @@ const volatile u64 wakeup_granularity_ns = 1000000;
  */
 const volatile u64 starvation_guard_ns = 5000000000ULL;
 
+/* A task that ran within this long is cache-hot: balancing leaves it (0.5 ms). */
+const volatile u64 migration_cost_ns = 500000;
+/* Periodic balancing moves load when busiest > local * imbalance_pct / 100. */
+const volatile u32 imbalance_pct = 117;
+/* The same threshold for a move across NUMA nodes (higher: memory stays behind). */
+const volatile u32 numa_imbalance_pct = 125;
+/* Period of the balancing timer (4 ms, CFS's busy balance interval at 4 CPUs). */
+const volatile u64 balance_interval_ns = 4000000;
+
 /* Number of possible CPU ids, set by the daemon. */
 const volatile u32 nr_cpu_ids = 1;
+/* Topology from the daemon (scx_utils): last-level cache and NUMA node per CPU. */
+const volatile u32 cpu_llc[FAIRRS_MAX_CPUS];
+const volatile u32 cpu_node[FAIRRS_MAX_CPUS];
 
 /* Per-task scheduling state (CFS's sched_entity). */
 struct task_ctx {
@@ -52,6 +64,10 @@ struct task_ctx {
 	bool	is_new;
 	/* Called sched_yield(): skips its next pick if anyone else waits. */
 	bool	yielded;
+	/* When it last stopped running, for cache hotness. */
+	u64	last_ran_ns;
+	/* Balancing round that last moved it (0: never), so it is not bounced. */
+	u64	lb_round;
 };
 
 struct {
@@ -86,6 +102,23 @@ static __always_inline u64 cpu_dsq(s32 cpu)
 static __always_inline bool vtime_before(u64 a, u64 b)
 {
 	return (s64)(a - b) < 0;
+}
+
+static __always_inline bool cpu_is_online(s32 cpu)
+{
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+
+	return cctx && cctx->online;
+}
+
+static __always_inline u32 topo_llc(s32 cpu)
+{
+	return cpu_llc[cpu & (FAIRRS_MAX_CPUS - 1)];
+}
+
+static __always_inline u32 topo_node(s32 cpu)
+{
+	return cpu_node[cpu & (FAIRRS_MAX_CPUS - 1)];
 }
 
 static __always_inline u64 vtime_max(u64 a, u64 b)

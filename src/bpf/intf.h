@@ -35,11 +35,33 @@ enum fairrs_stat {
 	FAIRRS_STAT_WAKE_IDLE,		/* wakeup placed straight on an idle CPU */
 	FAIRRS_STAT_DISPATCH,		/* a CPU took the head of its own queue */
 	FAIRRS_STAT_KEEP_PREV,		/* slice expired, prev still leftmost: ran on */
-	FAIRRS_STAT_IDLE_PULL,		/* an idle CPU pulled a task from another queue */
 	FAIRRS_STAT_PREEMPT,		/* wakeup preemption kicks */
-	FAIRRS_STAT_MIGRATE,		/* vruntime renormalised to another CPU's queue */
+	FAIRRS_STAT_MIGRATE_WAKEUP,	/* woke up on another CPU than its queue's */
+	FAIRRS_STAT_MIGRATE_IDLE,	/* pulled by a CPU that ran out of work */
+	FAIRRS_STAT_MIGRATE_PERIODIC,	/* moved by the periodic balancer */
+	FAIRRS_STAT_MIGRATE_HOTPLUG,	/* its CPU went offline */
+	FAIRRS_STAT_MIGRATE_AFFINITY,	/* moved by the kernel (affinity, cpuset) */
+	FAIRRS_STAT_BALANCE_REQ,	/* periodic balancer found an imbalance worth a move */
 	FAIRRS_STAT_LAG_CLAMP,		/* starvation guard shortened a task's lag */
 	FAIRRS_NR_STATS,
+};
+
+/*
+ * PELT signals (kernel/sched/pelt.c, struct sched_avg): geometric sums over
+ * 1024 us periods decayed by y per period, y^32 = 1/2, and the averages
+ * derived from them. Used per task (task storage) and per CPU queue; the
+ * maths is in pelt.bpf.h.
+ */
+struct fairrs_pelt {
+	u64	last_update_ns;	/* time the sums were last brought up to */
+	u64	load_sum;	/* sum of "runnable" contributions */
+	u64	runnable_sum;	/* sum of runnable-count contributions, << 10 */
+	u64	util_sum;	/* sum of running contributions, << 10 */
+	u32	period_contrib;	/* us already accumulated in the current period */
+	u32	__pad;
+	u64	load_avg;	/* load_sum scaled by weight / divider */
+	u64	runnable_avg;	/* 0..1024 per runnable task */
+	u64	util_avg;	/* 0..1024: fraction of time running */
 };
 
 /*
@@ -64,6 +86,10 @@ struct fairrs_cpu_ctx {
 	u32	__pad;
 	/* Slice most recently granted here, for stats. */
 	u64	last_slice_ns;
+	/* Periodic balancer's request: pull a task from this CPU's queue, or -1. */
+	s32	pull_src;
+	/* Non-zero while the CPU is online (ops.cpu_online / cpu_offline). */
+	u32	online;
 } __attribute__((aligned(64)));
 
 #endif /* __FAIRRS_INTF_H */

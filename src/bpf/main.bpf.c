@@ -12,7 +12,7 @@
  *
  * Callbacks appear in the order a task meets them: init_task, enable,
  * select_cpu, runnable, enqueue, dispatch, running, tick, stopping, quiescent,
- * set_weight, yield; then the scheduler-wide init and exit.
+ * set_weight, yield; then CPU hotplug and the scheduler-wide init and exit.
  */
 #include "fairrs.bpf.h"
 #include "stats.bpf.h"
@@ -86,9 +86,14 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 	struct task_ctx *tctx = task_ctx(p);
 
+	s32 from;
+
 	if (!tctx || !cctx)
 		return;
-	vtime_move_queue(tctx, cpu);
+	from = tctx->queue_cpu;
+	if (vtime_move_queue(tctx, cpu))
+		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_WAKEUP :
+					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	if (!tctx->on_queue) {
 		tctx->on_queue = true;
 		vtime_load_add(cpu, tctx->weight);
@@ -105,6 +110,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 	s32 cpu = scx_bpf_task_cpu(p);
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 	struct task_ctx *tctx = task_ctx(p);
+	s32 from;
 
 	if (!tctx || !cctx) {
 		/* No context (cannot happen after init_task): keep it runnable. */
@@ -112,8 +118,14 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	/* The kernel may have moved @p (affinity change) without a wakeup. */
-	vtime_move_queue(tctx, cpu);
+	/*
+	 * The kernel may have moved @p without a wakeup: an affinity or cpuset
+	 * change, or its CPU going offline.
+	 */
+	from = tctx->queue_cpu;
+	if (vtime_move_queue(tctx, cpu))
+		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_AFFINITY :
+					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	vtime_guard_lag(tctx, cctx);
 
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), vtime_slice(tctx->weight, cctx),
@@ -126,10 +138,11 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /*
- * @cpu needs a task. CFS's pick_next_entity(): the task just running keeps the
- * CPU if it is still runnable and no queued task is further behind it;
- * otherwise the head of this CPU's queue runs; an empty queue pulls from the
- * busiest other queue. A task that yielded gives way to any queued task.
+ * @cpu needs a task. First it serves a pull the periodic balancer asked of it.
+ * Then CFS's pick_next_entity(): the task just running keeps the CPU if it is
+ * still runnable and no queued task is further behind it; otherwise the head
+ * of this CPU's queue runs; an empty queue pulls from the nearest busy queue.
+ * A task that yielded gives way to any queued task.
  */
 void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 {
@@ -137,6 +150,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 
 	if (!cctx)
 		return;
+
+	balance_serve_request(cpu, cctx);
 
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
 		struct task_ctx *tctx = task_ctx(prev);
@@ -172,8 +187,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 }
 
 /*
- * @p starts running on @cpu. It may come from another CPU's queue (idle pull),
- * so rehome it first. It was the leftmost task, so the queue's floor may move
+ * @p starts running on @cpu. It may come from another CPU's queue (idle pull,
+ * counted there), so rehome it first. It was the leftmost task, so the queue's floor may move
  * up to it; its slice is sized from the queue as it is now.
  */
 void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
@@ -225,6 +240,7 @@ void BPF_STRUCT_OPS(fairrs_stopping, struct task_struct *p, bool runnable)
 	if (!tctx || !cctx)
 		return;
 	vtime_charge(p, tctx);
+	tctx->last_ran_ns = scx_bpf_now();
 	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
 		vtime_update_min(cctx, tctx->vruntime);
 	cctx->curr_weight = 0;
@@ -277,26 +293,64 @@ bool BPF_STRUCT_OPS(fairrs_yield, struct task_struct *from, struct task_struct *
 	return false;
 }
 
-/* Create one vruntime-ordered queue per possible CPU. */
+/*
+ * CPU hotplug. Implementing these keeps the scheduler attached (without them
+ * the kernel ejects it with a restart request). Nothing else is needed: a
+ * queue only ever holds tasks of its own CPU's run queue, and the kernel
+ * migrates those off a dying CPU, through ops.enqueue, onto live ones.
+ */
+void BPF_STRUCT_OPS(fairrs_cpu_online, s32 cpu)
+{
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+
+	if (cctx)
+		cctx->online = 1;
+}
+
+void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
+{
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+
+	if (cctx) {
+		cctx->online = 0;
+		cctx->pull_src = -1;
+	}
+}
+
+/*
+ * Create one vruntime-ordered queue per possible CPU, note which CPUs are
+ * online, and arm the balancer.
+ */
 s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_init)
 {
+	const struct cpumask *online;
 	s32 cpu, ret;
 
+	online = scx_bpf_get_online_cpumask();
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
 		if (!cctx) {
+			scx_bpf_put_cpumask(online);
 			scx_bpf_error("CPU %d beyond FAIRRS_MAX_CPUS", cpu);
 			return -EINVAL;
 		}
 		cctx->min_vruntime = VTIME_BASE;
+		cctx->pull_src = -1;
+		cctx->online = bpf_cpumask_test_cpu(cpu, online);
 		ret = scx_bpf_create_dsq(cpu_dsq(cpu), -1);
 		if (ret) {
+			scx_bpf_put_cpumask(online);
 			scx_bpf_error("failed to create the queue of CPU %d: %d", cpu, ret);
 			return ret;
 		}
 	}
-	return 0;
+	scx_bpf_put_cpumask(online);
+
+	ret = balance_init();
+	if (ret)
+		scx_bpf_error("failed to arm the balancing timer: %d", ret);
+	return ret;
 }
 
 void BPF_STRUCT_OPS(fairrs_exit, struct scx_exit_info *ei)
@@ -317,6 +371,8 @@ SCX_OPS_DEFINE(fairrs_ops,
 	       .quiescent	= (void *)fairrs_quiescent,
 	       .set_weight	= (void *)fairrs_set_weight,
 	       .yield		= (void *)fairrs_yield,
+	       .cpu_online	= (void *)fairrs_cpu_online,
+	       .cpu_offline	= (void *)fairrs_cpu_offline,
 	       .init		= (void *)fairrs_init,
 	       .exit		= (void *)fairrs_exit,
 	       .name		= "fairrs");

@@ -121,30 +121,41 @@ static __always_inline void vtime_load_sub(s32 cpu, u32 weight)
 	__sync_fetch_and_sub(&cctx->nr_running, 1);
 }
 
+/* @v, earned on @from's queue, expressed on @to's: same distance to the floor. */
+static __always_inline u64 vtime_rebase(u64 v, const struct fairrs_cpu_ctx *from,
+					const struct fairrs_cpu_ctx *to)
+{
+	return v - from->min_vruntime + to->min_vruntime;
+}
+
 /*
  * Make @cpu's queue the home of @p: its vruntime keeps its distance to the
  * min_vruntime of the queue it leaves (migrate_task_rq_fair() subtracts the
  * old floor, enqueue adds the new one), and its weight moves with it.
+ * Returns true when @p changed queue (a migration, counted by the caller,
+ * which knows why); false for a first placement or no move.
  */
-static __always_inline void vtime_move_queue(struct task_ctx *tctx, s32 cpu)
+static __always_inline bool vtime_move_queue(struct task_ctx *tctx, s32 cpu)
 {
 	struct fairrs_cpu_ctx *from, *to;
+	bool moved = false;
 
 	if (tctx->queue_cpu == cpu)
-		return;
+		return false;
 	to = cpu_ctx(cpu);
 	if (!to)
-		return;
+		return false;
 	from = cpu_ctx(tctx->queue_cpu);
 	if (from) {
-		tctx->vruntime = tctx->vruntime - from->min_vruntime + to->min_vruntime;
-		stat_inc(FAIRRS_STAT_MIGRATE);
+		tctx->vruntime = vtime_rebase(tctx->vruntime, from, to);
+		moved = true;
 	}
 	if (tctx->on_queue) {
 		vtime_load_sub(tctx->queue_cpu, tctx->weight);
 		vtime_load_add(cpu, tctx->weight);
 	}
 	tctx->queue_cpu = cpu;
+	return moved;
 }
 
 /*
