@@ -23,7 +23,7 @@ echo "== host tests"
 cargo test --release --locked --workspace
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness)
+[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
 passed=0 failed=0
@@ -33,7 +33,9 @@ for suite in "${suites[@]}"; do
     mkdir -p "$out"
     start=$(date +%s)
     rc=0
-    vm/run.sh --out "$out" -- "sh tests/vm/$suite.sh" 2>&1 | tee "$out/console.log" || rc=$?
+    # A suite may ask for a VM shape on a "# vm-args:" line (e.g. NUMA nodes).
+    read -r -a vmargs <<< "$(sed -n 's/^# vm-args: //p' "tests/vm/$suite.sh")"
+    vm/run.sh "${vmargs[@]}" --out "$out" -- "sh tests/vm/$suite.sh" 2>&1 | tee "$out/console.log" || rc=$?
     echo "vm suite $suite: guest exit $rc after $(( $(date +%s) - start ))s"
     if [ ! -s "$out/results.txt" ]; then
         echo "FAIL $suite: the guest produced no results (boot or harness failure)"

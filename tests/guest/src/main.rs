@@ -11,6 +11,7 @@
 //! the suite script decides what the bounds mean for the scheduler under test.
 //!
 //!   fairrs-guest fairness [--secs S] [--cpu N] [--only CASE]
+//!   fairrs-guest balance  [--secs S] [--only CASE]
 
 use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,11 +34,18 @@ fn gettid() -> i32 {
 }
 
 fn pin_self(cpu: usize) {
+    set_affinity(0, &[cpu]);
+}
+
+/// Restrict thread `tid` (0: the caller) to `cpus`.
+fn set_affinity(tid: i32, cpus: &[usize]) {
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            panic!("sched_setaffinity({cpu}): {}", std::io::Error::last_os_error());
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            panic!("sched_setaffinity({tid}, {cpus:?}): {}", std::io::Error::last_os_error());
         }
     }
 }
@@ -247,6 +255,251 @@ fn wakeup_latency(cpu: usize, warm: Duration, secs: Duration, latency_bound_ms: 
     );
 }
 
+// ---------------------------------------------------------------------------
+// Balance: spreading hogs over CPUs, affinity, NUMA.
+
+fn nr_cpus() -> usize {
+    thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn all_cpus() -> Vec<usize> {
+    (0..nr_cpus()).collect()
+}
+
+/// The CPU a thread of this process last ran on (field 39 of its stat).
+fn thread_cpu(tid: i32) -> Option<usize> {
+    let stat = fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(36)?.parse().ok()
+}
+
+/// How many times a thread changed CPU (se.nr_migrations in its sched file).
+fn thread_migrations(tid: i32) -> u64 {
+    let text = fs::read_to_string(format!("/proc/self/task/{tid}/sched"))
+        .unwrap_or_else(|e| panic!("/proc/self/task/{tid}/sched: {e}"));
+    text.lines()
+        .find(|l| l.trim_start().starts_with("se.nr_migrations"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no se.nr_migrations in /proc/self/task/{tid}/sched"))
+}
+
+/// Time each CPU spent running tasks, in ns: rq_cpu_time, the seventh
+/// figure of its line in /proc/schedstat. Exact, unlike /proc/stat's tick
+/// sampling, which under-counts badly under emulation.
+fn cpu_run_ns() -> Vec<u64> {
+    let stat = fs::read_to_string("/proc/schedstat").expect("/proc/schedstat");
+    stat.lines()
+        .filter(|l| l.starts_with("cpu"))
+        .map(|l| {
+            l.split_whitespace()
+                .nth(7)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected /proc/schedstat line {l:?}"))
+        })
+        .collect()
+}
+
+/// Spinning threads started on `start_cpus`; the caller gets their tids.
+struct Hogs {
+    stop: Arc<AtomicBool>,
+    tids: Vec<i32>,
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+impl Hogs {
+    fn start(n: usize, start_cpus: &[usize]) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(Barrier::new(n + 1));
+        let tids = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
+        let handles = (0..n)
+            .map(|i| {
+                let (stop, ready, tids, cpus) = (stop.clone(), ready.clone(), tids.clone(), start_cpus.to_vec());
+                thread::spawn(move || {
+                    set_affinity(0, &cpus);
+                    tids[i].store(gettid() as u64, Ordering::SeqCst);
+                    ready.wait();
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                })
+            })
+            .collect();
+        ready.wait();
+        let tids = tids.iter().map(|t| t.load(Ordering::SeqCst) as i32).collect();
+        Self { stop, tids, handles }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for h in self.handles {
+            h.join().unwrap();
+        }
+    }
+}
+
+/// 2 x nr_cpus unpinned hogs: after they settle, each should get the same
+/// CPU time, every CPU be busy alike and nearly all the time, with few
+/// migrations (the kernel's scheduler migrates a handful in 10 s).
+fn spread(secs: Duration) {
+    let n = 2 * nr_cpus();
+    let hogs = Hogs::start(n, &all_cpus());
+    thread::sleep(Duration::from_secs(2));
+    let cpu0: Vec<u64> = hogs.tids.iter().map(|&t| thread_cpu_ns(t)).collect();
+    let mig0: u64 = hogs.tids.iter().map(|&t| thread_migrations(t)).sum();
+    let busy0 = cpu_run_ns();
+    let t0 = Instant::now();
+    thread::sleep(secs);
+    let busy1 = cpu_run_ns();
+    let window = t0.elapsed().as_secs_f64();
+    let mig1: u64 = hogs.tids.iter().map(|&t| thread_migrations(t)).sum();
+    let cpu1: Vec<u64> = hogs.tids.iter().map(|&t| thread_cpu_ns(t)).collect();
+    hogs.stop();
+
+    let per_hog: Vec<f64> = cpu1.iter().zip(&cpu0).map(|(a, b)| (a - b) as f64 / 1e9).collect();
+    let mean = per_hog.iter().sum::<f64>() / n as f64;
+    let dev = per_hog.iter().map(|v| (v - mean).abs() / mean).fold(0.0, f64::max);
+    let busy: Vec<f64> = busy1.iter().zip(&busy0).map(|(a, b)| (a - b) as f64 / 1e9).collect();
+    let (bmax, bmin) = (busy.iter().cloned().fold(0.0, f64::max), busy.iter().cloned().fold(f64::MAX, f64::min));
+    let util = busy.iter().sum::<f64>() / (window * busy.len() as f64);
+    let hogs_s: Vec<String> = per_hog.iter().map(|v| format!("{v:.2}")).collect();
+    let busy_s: Vec<String> = busy.iter().map(|v| format!("{v:.2}")).collect();
+    result("spread_hog_max_dev", dev, 0.0, 0.10, &format!("{n} hogs, cpu s per hog [{}]", hogs_s.join(" ")));
+    result("spread_cpu_busy_max_over_min", bmax / bmin.max(1e-9), 1.0, 1.05, &format!("busy s per CPU [{}]", busy_s.join(" ")));
+    // The window is timed in user space around the reads, so a fully busy
+    // machine reads a little above 1.
+    result("spread_utilisation", util, 0.97, 1.02, &format!("over {window:.1}s"));
+    result("spread_migrations", (mig1 - mig0) as f64, 0.0, 99.0, &format!("migrations of {n} hogs in {window:.1}s after settling"));
+}
+
+/// nr_cpus hogs pinned to CPU 0, then unpinned: how long until each runs on
+/// its own CPU.
+fn unpin(limit: Duration) {
+    let n = nr_cpus();
+    let hogs = Hogs::start(n, &[0]);
+    thread::sleep(Duration::from_secs(1));
+    for &t in &hogs.tids {
+        set_affinity(t, &all_cpus());
+    }
+    let t0 = Instant::now();
+    let mut spread_at = None;
+    while t0.elapsed() < limit {
+        let mut cpus: Vec<usize> = hogs.tids.iter().filter_map(|&t| thread_cpu(t)).collect();
+        cpus.sort_unstable();
+        cpus.dedup();
+        if cpus.len() == n {
+            spread_at = Some(t0.elapsed().as_secs_f64());
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    hogs.stop();
+    let secs = spread_at.unwrap_or(limit.as_secs_f64() + 1.0);
+    let detail = match spread_at {
+        Some(s) => format!("{n} hogs on {n} distinct CPUs {s:.3}s after unpinning"),
+        None => format!("{n} hogs never on {n} distinct CPUs within {:.0}s", limit.as_secs_f64()),
+    };
+    result("unpin_spread_seconds", secs, 0.0, 1.0, &detail);
+}
+
+/// A hog limited to CPUs {2,3} among unpinned hogs never runs elsewhere.
+fn affinity(secs: Duration) {
+    let others = Hogs::start(nr_cpus() + 2, &all_cpus());
+    let allowed = [2usize, 3];
+    let pinned = Hogs::start(1, &allowed);
+    let tid = pinned.tids[0];
+    let t0 = Instant::now();
+    let (mut samples, mut outside, mut seen) = (0u64, 0u64, Vec::new());
+    while t0.elapsed() < secs {
+        if let Some(c) = thread_cpu(tid) {
+            samples += 1;
+            if !allowed.contains(&c) {
+                outside += 1;
+            }
+            if !seen.contains(&c) {
+                seen.push(c);
+            }
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    pinned.stop();
+    others.stop();
+    seen.sort_unstable();
+    result("affinity_violations", outside as f64, 0.0, 0.0, &format!("{samples} samples of a hog allowed {{2,3}} among {} hogs; seen on CPUs {seen:?}", nr_cpus() + 2));
+}
+
+/// CPUs of each NUMA node, from sysfs.
+fn numa_nodes() -> Vec<Vec<usize>> {
+    let mut nodes = Vec::new();
+    for i in 0.. {
+        let Ok(list) = fs::read_to_string(format!("/sys/devices/system/node/node{i}/cpulist")) else { break };
+        let mut cpus = Vec::new();
+        for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+            let mut ends = part.split('-').map(|v| v.parse::<usize>().unwrap());
+            let a = ends.next().unwrap();
+            let b = ends.next().unwrap_or(a);
+            cpus.extend(a..=b);
+        }
+        nodes.push(cpus);
+    }
+    nodes
+}
+
+/// On a 2-node machine: hogs started on node 0 spread over both nodes, and a
+/// mostly-sleeping task keeps to its node.
+fn numa(secs: Duration) {
+    let nodes = numa_nodes();
+    if nodes.len() < 2 {
+        result("numa_nodes", nodes.len() as f64, 2.0, 64.0, "this VM has fewer than 2 NUMA nodes");
+        return;
+    }
+    let node_of = |cpu: usize| nodes.iter().position(|n| n.contains(&cpu));
+    let n = nr_cpus();
+    let hogs = Hogs::start(n, &nodes[0]);
+    thread::sleep(Duration::from_millis(500));
+    for &t in &hogs.tids {
+        set_affinity(t, &all_cpus());
+    }
+    thread::sleep(Duration::from_secs(2));
+    let on_node1 = hogs.tids.iter().filter(|&&t| thread_cpu(t).and_then(node_of) == Some(1)).count();
+    hogs.stop();
+    result("numa_hogs_on_node1", on_node1 as f64, (n / 2) as f64, (n / 2) as f64, &format!("of {n} hogs started on node 0, 2 s after unpinning"));
+
+    // A task that sleeps 10 ms / runs 0.5 ms beside one hog per node.
+    let hogs = Hogs::start(2, &all_cpus());
+    let nodes_copy = nodes.clone();
+    let sleeper = thread::spawn(move || {
+        let node_of = |cpu: usize| nodes_copy.iter().position(|n| n.contains(&cpu));
+        let (mut wakeups, mut changes, mut last) = (0u64, 0u64, None);
+        let t0 = Instant::now();
+        while t0.elapsed() < secs {
+            thread::sleep(Duration::from_millis(10));
+            let t1 = Instant::now();
+            let mut x = 0u64;
+            while t1.elapsed() < Duration::from_micros(500) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            let node = node_of(unsafe { libc::sched_getcpu() } as usize);
+            if last.is_some() && node != last {
+                changes += 1;
+            }
+            last = node;
+            wakeups += 1;
+        }
+        (wakeups, changes)
+    });
+    let (wakeups, changes) = sleeper.join().unwrap();
+    hogs.stop();
+    result(
+        "numa_sleeper_node_changes",
+        changes as f64,
+        0.0,
+        (wakeups / 20) as f64,
+        &format!("{changes} node changes in {wakeups} wakeups (bound 5 %)"),
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut secs = 10.0;
@@ -264,10 +517,27 @@ fn main() {
         }
         i += 2;
     }
+    let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
     match args.get(1).map(String::as_str) {
         Some("fairness") => {}
+        Some("balance") => {
+            let secs = Duration::from_secs_f64(secs);
+            if want("spread") {
+                spread(secs);
+            }
+            if want("unpin") {
+                unpin(Duration::from_secs(5));
+            }
+            if want("affinity") {
+                affinity(Duration::from_secs(3));
+            }
+            if want("numa") {
+                numa(Duration::from_secs(5));
+            }
+            return;
+        }
         _ => {
-            eprintln!("usage: fairrs-guest fairness [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS]");
+            eprintln!("usage: fairrs-guest fairness|balance [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS]");
             std::process::exit(2);
         }
     }
@@ -275,7 +545,6 @@ fn main() {
     pin_self(if cpu == 0 { 1 } else { 0 });
     let warm = Duration::from_secs(1);
     let secs = Duration::from_secs_f64(secs);
-    let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if want("nice") {
         for other in [5, -5, 10] {
             nice_pair(cpu, warm, secs, other);
