@@ -18,6 +18,16 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs");
 
+    // The PELT maths (src/bpf/pelt.bpf.h) built for the host as well, so
+    // src/pelt.rs runs the very header the BPF side inlines. The library is
+    // small, and the binary only pulls in what it calls.
+    println!("cargo:rerun-if-changed=src/bpf/pelt.bpf.h");
+    println!("cargo:rerun-if-changed=src/bpf/pelt_host.c");
+    cc::Build::new()
+        .file("src/bpf/pelt_host.c")
+        .include("src/bpf")
+        .compile("fairrs_pelt");
+
     scx_cargo::BpfBuilder::new()
         .expect("BPF build environment (clang >= 16 for the BPF target; set BPF_CLANG)")
         .enable_intf("src/bpf/intf.h", "bpf_intf.rs")

@@ -66,6 +66,35 @@ pub struct Opts {
     #[arg(long, value_name = "SECS", default_value_t = 0.0)]
     pub stats: f64,
 
+    /// Number of tasks with the highest PELT load to list in each stats
+    /// report (pid, comm, nice, weight, util, load, vruntime lag,
+    /// migrations). Range 0..=1000.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+
+    /// Do not load a scheduler: print the running instance's statistics
+    /// every SECS seconds, read over its stats socket
+    /// (/var/run/scx/fairrs/stats, root only). Range 0..=3600.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    pub monitor: f64,
+
+    /// With --monitor: print each report as JSON instead of text.
+    #[arg(long, requires = "monitor")]
+    pub json: bool,
+
+    /// Do not load a scheduler: change a tunable of the running instance
+    /// without reloading it, e.g. --set sched_latency_us=12000. Keys are the
+    /// tunable flags' names with underscores (sched_latency_us,
+    /// min_granularity_us, wakeup_granularity_us, migration_cost_us,
+    /// imbalance_pct, numa_imbalance_pct, balance_interval_us); the value is
+    /// checked against the flag's range.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Option<String>,
+
+    /// Describe every statistic (the fields of the JSON reports) and exit.
+    #[arg(long)]
+    pub help_stats: bool,
+
     /// Size of the kernel's debug dump printed when the scheduler is ejected,
     /// in bytes (0 = the kernel's default). Range 0..=16777216.
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
@@ -79,7 +108,7 @@ pub struct Opts {
 /// A flag value outside its accepted range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadFlag {
-    pub flag: &'static str,
+    pub flag: String,
     pub value: String,
     pub range: String,
 }
@@ -111,16 +140,88 @@ const MIGRATION_COST_US: (u64, u64) = (0, 100_000);
 const IMBALANCE_PCT: (u64, u64) = (101, 400);
 const BALANCE_INTERVAL_US: (u64, u64) = (1000, 1_000_000);
 const STATS_SECS_MAX: f64 = 3600.0;
+const TOP_MAX: u64 = 1000;
+
+/// The tunables `--set` may change while running, as KEY=VALUE names.
+pub const LIVE_KEYS: [&str; 7] = [
+    "sched_latency_us",
+    "min_granularity_us",
+    "wakeup_granularity_us",
+    "migration_cost_us",
+    "imbalance_pct",
+    "numa_imbalance_pct",
+    "balance_interval_us",
+];
 const EXIT_DUMP_MAX: u32 = 16 << 20;
 
-fn check_range(flag: &'static str, value: u64, lo: u64, hi: u64, range: String) -> Result<(), BadFlag> {
+fn check_range(flag: &str, value: u64, lo: u64, hi: u64, range: String) -> Result<(), BadFlag> {
     if value < lo || value > hi {
-        return Err(BadFlag { flag, value: value.to_string(), range });
+        return Err(BadFlag { flag: flag.to_string(), value: value.to_string(), range });
     }
     Ok(())
 }
 
+/// Split a `--set` argument into key and value.
+pub fn parse_set(arg: &str) -> Result<(String, String), BadFlag> {
+    match arg.split_once('=') {
+        Some((k, v)) if LIVE_KEYS.contains(&k.trim()) && !v.trim().is_empty() => {
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        }
+        _ => Err(BadFlag {
+            flag: "set".into(),
+            value: arg.to_string(),
+            range: format!("KEY=VALUE with KEY one of {}", LIVE_KEYS.join(", ")),
+        }),
+    }
+}
+
 impl Opts {
+    /// These options with tunable `key` (a LIVE_KEYS name) set to `value`,
+    /// validated as the flags are; the error names the flag and its range.
+    pub fn with_tunable(&self, key: &str, value: &str) -> Result<(Opts, Tunables), BadFlag> {
+        let flag = LIVE_KEYS
+            .iter()
+            .find(|k| **k == key)
+            .map(|k| k.replace('_', "-"))
+            .ok_or_else(|| BadFlag {
+                flag: "set".into(),
+                value: key.to_string(),
+                range: format!("one of {}", LIVE_KEYS.join(", ")),
+            })?;
+        let v: u64 = value.parse().map_err(|_| BadFlag {
+            flag: flag.clone(),
+            value: value.to_string(),
+            range: "a whole number (see --help for the range)".into(),
+        })?;
+        let too_big = || BadFlag { flag: flag.clone(), value: value.to_string(), range: "at most 400".into() };
+        let mut next = self.clone();
+        match key {
+            "sched_latency_us" => next.sched_latency_us = v,
+            "min_granularity_us" => next.min_granularity_us = v,
+            "wakeup_granularity_us" => next.wakeup_granularity_us = v,
+            "migration_cost_us" => next.migration_cost_us = v,
+            "imbalance_pct" => next.imbalance_pct = u32::try_from(v).map_err(|_| too_big())?,
+            "numa_imbalance_pct" => next.numa_imbalance_pct = u32::try_from(v).map_err(|_| too_big())?,
+            _ => next.balance_interval_us = v,
+        }
+        let tun = next.validate()?;
+        Ok((next, tun))
+    }
+
+    /// The current value of a LIVE_KEYS tunable.
+    pub fn tunable(&self, key: &str) -> Option<u64> {
+        Some(match key {
+            "sched_latency_us" => self.sched_latency_us,
+            "min_granularity_us" => self.min_granularity_us,
+            "wakeup_granularity_us" => self.wakeup_granularity_us,
+            "migration_cost_us" => self.migration_cost_us,
+            "imbalance_pct" => self.imbalance_pct.into(),
+            "numa_imbalance_pct" => self.numa_imbalance_pct.into(),
+            "balance_interval_us" => self.balance_interval_us,
+            _ => return None,
+        })
+    }
+
     /// Check every flag against its range; the first bad one is reported.
     pub fn validate(&self) -> Result<Tunables, BadFlag> {
         let (lo, hi) = LATENCY_US;
@@ -150,13 +251,16 @@ impl Opts {
         )?;
         let (lo, hi) = BALANCE_INTERVAL_US;
         check_range("balance-interval-us", self.balance_interval_us, lo, hi, format!("{lo}..={hi}"))?;
-        if !(self.stats.is_finite() && (0.0..=STATS_SECS_MAX).contains(&self.stats)) {
-            return Err(BadFlag {
-                flag: "stats",
-                value: self.stats.to_string(),
-                range: format!("0..={STATS_SECS_MAX}"),
-            });
+        for (flag, secs) in [("stats", self.stats), ("monitor", self.monitor)] {
+            if !(secs.is_finite() && (0.0..=STATS_SECS_MAX).contains(&secs)) {
+                return Err(BadFlag {
+                    flag: flag.to_string(),
+                    value: secs.to_string(),
+                    range: format!("0..={STATS_SECS_MAX}"),
+                });
+            }
         }
+        check_range("top", self.top as u64, 0, TOP_MAX, format!("0..={TOP_MAX}"))?;
         check_range(
             "exit-dump-len",
             self.exit_dump_len.into(),
@@ -264,6 +368,37 @@ mod tests {
                 let err = o.validate().unwrap_err();
                 assert_eq!(err.flag, "stats", "{bad}");
             }
+        }
+    }
+
+    #[test]
+    fn live_retuning_is_validated_like_the_flags() {
+        let opts = parse(&[]);
+        let (next, tun) = opts.with_tunable("sched_latency_us", "12000").unwrap();
+        assert_eq!(next.sched_latency_us, 12000);
+        assert_eq!(tun.sched_latency_ns, 12_000_000);
+        assert_eq!(next.tunable("sched_latency_us"), Some(12000));
+        // Below min_granularity (750): refused with the range, nothing changed.
+        let err = opts.with_tunable("sched_latency_us", "50").unwrap_err();
+        assert_eq!(err.to_string(), "invalid value 50 for --sched-latency-us: accepted range is 100..=1000000");
+        let err = opts.with_tunable("min_granularity_us", "7000").unwrap_err();
+        assert!(err.to_string().contains("100..=6000"), "{err}");
+        let err = opts.with_tunable("imbalance_pct", "99999999999").unwrap_err();
+        assert_eq!(err.flag, "imbalance-pct");
+        let err = opts.with_tunable("wakeup_granularity_us", "soon").unwrap_err();
+        assert!(err.to_string().contains("soon"), "{err}");
+        let err = opts.with_tunable("nr_cpus", "4").unwrap_err();
+        assert_eq!(err.flag, "set");
+        assert_eq!(opts.sched_latency_us, 6000);
+    }
+
+    #[test]
+    fn set_argument_syntax() {
+        assert_eq!(parse_set("sched_latency_us=12000").unwrap(), ("sched_latency_us".into(), "12000".into()));
+        for bad in ["sched_latency_us", "sched_latency_us=", "latency=5", "=5"] {
+            let err = parse_set(bad).unwrap_err();
+            assert_eq!(err.flag, "set", "{bad}");
+            assert!(err.to_string().contains("sched_latency_us"), "{err}");
         }
     }
 

@@ -9,6 +9,7 @@
 mod bpf_intf;
 mod bpf_skel;
 mod cli;
+mod pelt;
 mod scheduler;
 mod stats;
 mod topology;
@@ -49,14 +50,44 @@ fn init_logging(verbose: bool) -> Result<()> {
     Ok(())
 }
 
-fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
-    scheduler::preflight()?;
+/// `--set`: retune the running instance over its stats socket.
+fn set_running(arg: &str) -> Result<()> {
+    let (key, value) = cli::parse_set(arg)?;
+    let result = stats::set_remote(&key, &value)?;
+    if result.applied == 0 {
+        anyhow::bail!("the running scx_fairrs refused --set {key}={value}: {}", result.message);
+    }
+    println!("scx_fairrs: {}", result.message);
+    Ok(())
+}
 
+/// `--monitor`: report on the running instance without loading anything.
+fn monitor(opts: &Opts, shutdown: Arc<AtomicBool>) -> Result<()> {
+    let every = Duration::from_secs_f64(opts.monitor);
+    if opts.json {
+        loop {
+            println!("{}", stats::monitor_once_json(every, opts.top)?);
+            if shutdown.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+        }
+    }
+    stats::monitor(every, opts.top, || shutdown.load(Ordering::Relaxed))
+}
+
+fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = shutdown.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;
 
-    let stats_every = (opts.stats > 0.0).then(|| Duration::from_secs_f64(opts.stats));
+    if let Some(arg) = &opts.set {
+        return set_running(arg);
+    }
+    if opts.monitor > 0.0 {
+        return monitor(opts, shutdown);
+    }
+
+    scheduler::preflight()?;
     let mut open_object = MaybeUninit::uninit();
     loop {
         let mut sched = Scheduler::init(opts, tun, &mut open_object)?;
@@ -72,7 +103,7 @@ fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
             opts.imbalance_pct,
             opts.numa_imbalance_pct
         );
-        let uei = sched.run(&shutdown, stats_every)?;
+        let uei = sched.run(&shutdown)?;
         if uei.should_restart() && !shutdown.load(Ordering::Relaxed) {
             info!("the kernel asked scx_fairrs to restart (CPU hotplug); reloading");
             continue;
@@ -97,6 +128,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if opts.help_stats {
+        let mut out = std::io::stdout();
+        let described = stats::server_data(opts.top).describe_meta(&mut out, None);
+        return if described.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    }
     let tun = match opts.validate() {
         Ok(tun) => tun,
         Err(e) => {

@@ -7,19 +7,21 @@
 //! kernel's own exit information (reason, message, debug dump) follows when
 //! the kernel ejected the scheduler.
 
+use std::io::Read;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
-use log::info;
+use log::{info, warn};
+use scx_stats::prelude::StatsServer;
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report, UserExitInfo};
 
 use crate::bpf_intf;
 use crate::bpf_skel::*;
-use crate::cli::{Opts, Tunables};
-use crate::stats::{self, CpuQueue, Snapshot};
+use crate::cli::{Opts, Tunables, LIVE_KEYS};
+use crate::stats::{self, CpuRaw, Metrics, Raw, Request, Response, TaskRaw, STAT_NAMES};
 use crate::topology::CpuMap;
 
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
@@ -50,8 +52,20 @@ pub fn preflight() -> Result<()> {
     Ok(())
 }
 
+/// Copy the retunable values into the BPF side's `tun` (see intf.h).
+fn write_tunables(dst: &mut types::fairrs_tunables, tun: &Tunables) {
+    dst.sched_latency_ns = tun.sched_latency_ns;
+    dst.min_granularity_ns = tun.min_granularity_ns;
+    dst.wakeup_granularity_ns = tun.wakeup_granularity_ns;
+    dst.migration_cost_ns = tun.migration_cost_ns;
+    dst.imbalance_pct = tun.imbalance_pct;
+    dst.numa_imbalance_pct = tun.numa_imbalance_pct;
+    dst.balance_interval_ns = tun.balance_interval_ns;
+}
+
 pub struct Scheduler<'a> {
     skel: BpfSkel<'a>,
+    opts: Opts,
     struct_ops: Option<libbpf_rs::Link>,
     nr_cpus: usize,
     topo: CpuMap,
@@ -86,15 +100,10 @@ impl<'a> Scheduler<'a> {
         }
         ops.exit_dump_len = opts.exit_dump_len;
 
+        let data = skel.maps.data_data.as_mut().context("BPF object has no .data")?;
+        write_tunables(&mut data.tun, tun);
         let rodata = skel.maps.rodata_data.as_mut().context("BPF object has no .rodata")?;
-        rodata.sched_latency_ns = tun.sched_latency_ns;
-        rodata.min_granularity_ns = tun.min_granularity_ns;
-        rodata.wakeup_granularity_ns = tun.wakeup_granularity_ns;
         rodata.nr_cpu_ids = nr_cpus as u32;
-        rodata.migration_cost_ns = tun.migration_cost_ns;
-        rodata.imbalance_pct = tun.imbalance_pct;
-        rodata.numa_imbalance_pct = tun.numa_imbalance_pct;
-        rodata.balance_interval_ns = tun.balance_interval_ns;
         let topo = CpuMap::read(nr_cpus)?;
         rodata.cpu_llc[..nr_cpus].copy_from_slice(&topo.llc);
         rodata.cpu_node[..nr_cpus].copy_from_slice(&topo.node);
@@ -102,7 +111,7 @@ impl<'a> Scheduler<'a> {
         let mut skel = scx_ops_load!(skel, fairrs_ops, uei).context("loading the BPF scheduler")?;
         let struct_ops = scx_ops_attach!(skel, fairrs_ops).context("attaching the BPF scheduler")?;
 
-        Ok(Self { skel, struct_ops: Some(struct_ops), nr_cpus, topo })
+        Ok(Self { skel, opts: opts.clone(), struct_ops: Some(struct_ops), nr_cpus, topo })
     }
 
     pub fn nr_cpus(&self) -> usize {
@@ -113,8 +122,8 @@ impl<'a> Scheduler<'a> {
         &self.topo
     }
 
-    /// Counters summed over CPUs, and every CPU's run queue.
-    pub fn snapshot(&self) -> Snapshot {
+    /// Cumulative counters, every CPU's queue and every task, for stats.
+    pub fn snapshot(&self) -> Raw {
         let counters = (0..bpf_intf::fairrs_stat_FAIRRS_NR_STATS)
             .map(|idx| {
                 self.skel
@@ -135,45 +144,132 @@ impl<'a> Scheduler<'a> {
         let cpus = match self.skel.maps.bss_data.as_ref() {
             Some(bss) => bss.cpu_ctxs[..self.nr_cpus]
                 .iter()
-                .map(|c| CpuQueue {
+                .map(|c| CpuRaw {
+                    online: c.online != 0,
                     nr_running: c.nr_running,
                     load_weight: c.load_weight,
+                    runnable_load: c.runnable_load,
+                    util_avg: c.pelt.util_avg,
+                    load_avg: c.pelt.load_avg,
                     min_vruntime: c.min_vruntime,
                     last_slice_ns: c.last_slice_ns,
                 })
                 .collect(),
             None => Vec::new(),
         };
-        Snapshot { counters, cpus }
+        let tunables = LIVE_KEYS
+            .iter()
+            .filter_map(|k| self.opts.tunable(k).map(|v| (k.to_string(), v)))
+            .collect();
+        Raw { at: Instant::now(), counters, cpus, tasks: self.dump_tasks(), tunables }
+    }
+
+    /// Every task scx_fairrs schedules, read through the dump_tasks iterator.
+    fn dump_tasks(&self) -> Vec<TaskRaw> {
+        let Some(link) = self.skel.links.dump_tasks.as_ref() else {
+            return Vec::new();
+        };
+        let mut bytes = Vec::new();
+        if let Err(e) = libbpf_rs::Iter::new(link).and_then(|mut it| it.read_to_end(&mut bytes).map_err(Into::into)) {
+            warn!("reading the task iterator: {e}");
+            return Vec::new();
+        }
+        let size = std::mem::size_of::<bpf_intf::fairrs_task_dump>();
+        bytes
+            .chunks_exact(size)
+            .map(|rec| {
+                // SAFETY: the record is a struct fairrs_task_dump written by
+                // the BPF side with this very layout (intf.h via bindgen).
+                let d: bpf_intf::fairrs_task_dump =
+                    unsafe { std::ptr::read_unaligned(rec.as_ptr() as *const bpf_intf::fairrs_task_dump) };
+                let comm = d.comm.iter().take_while(|&&c| c != 0).map(|&c| c as u8 as char).collect();
+                TaskRaw {
+                    pid: d.pid,
+                    comm,
+                    nice: d.nice,
+                    weight: d.weight,
+                    queue_cpu: d.queue_cpu,
+                    on_queue: d.on_queue != 0,
+                    exec_ns: d.exec_ns,
+                    runnable_ns: d.runnable_ns,
+                    vlag_ns: d.vlag_ns,
+                    load_avg: d.load_avg,
+                    util_avg: d.util_avg,
+                    nr_migrations: d.nr_migrations,
+                }
+            })
+            .collect()
+    }
+
+    /// Retune `key` while running: validated like its flag, then written into
+    /// the BPF side's tunables; nothing changes if it is refused.
+    fn retune(&mut self, key: &str, value: &str) -> std::result::Result<String, String> {
+        let (next, tun) = self.opts.with_tunable(key, value).map_err(|e| e.to_string())?;
+        let data = self.skel.maps.data_data.as_mut().ok_or("BPF object has no .data")?;
+        write_tunables(&mut data.tun, &tun);
+        let msg = format!("{key} {} -> {}", self.opts.tunable(key).unwrap_or(0), next.tunable(key).unwrap_or(0));
+        info!("retuned {msg}");
+        self.opts = next;
+        Ok(msg)
     }
 
     fn exited(&self) -> bool {
         uei_exited!(&self.skel, uei)
     }
 
-    /// Run until Ctrl-C/SIGTERM or until the kernel ejects the scheduler,
-    /// printing stats every `stats_every` if set. Detaches, then returns the
-    /// kernel's exit information (an error when the exit was an error).
-    pub fn run(&mut self, shutdown: &AtomicBool, stats_every: Option<Duration>) -> Result<UserExitInfo> {
+    /// Run until Ctrl-C/SIGTERM or until the kernel ejects the scheduler:
+    /// serve the stats socket (reports and --set), print --stats reports.
+    /// Detaches, then returns the kernel's exit information (an error when
+    /// the exit was an error).
+    pub fn run(&mut self, shutdown: &AtomicBool) -> Result<UserExitInfo> {
+        let server = StatsServer::new(stats::server_data(self.opts.top))
+            .set_sched_path(stats::STATS_SCHED_PATH)
+            .launch()
+            .context("starting the stats server")?;
+        restrict_stats_socket();
+        let (res_tx, req_rx) = server.channels();
+
+        let every = (self.opts.stats > 0.0).then(|| Duration::from_secs_f64(self.opts.stats));
         let started = Instant::now();
         let mut last = self.snapshot();
-        let mut last_at = started;
 
         while !shutdown.load(Ordering::Relaxed) && !self.exited() {
-            std::thread::sleep(Duration::from_millis(100));
-            if let Some(every) = stats_every {
-                if last_at.elapsed() >= every {
+            match req_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Request::Snapshot) => res_tx.send(Response::Snapshot(Box::new(self.snapshot())))?,
+                Ok(Request::Set(key, value)) => {
+                    let result = self.retune(&key, &value);
+                    if let Err(why) = &result {
+                        warn!("refused --set {key}={value}: {why}");
+                    }
+                    res_tx.send(Response::Set(result))?
+                }
+                Err(e) if e.is_timeout() => {}
+                Err(e) => Err(e).context("stats server channel")?,
+            }
+            if let Some(every) = every {
+                if last.at.elapsed() >= every {
                     let cur = self.snapshot();
-                    println!("{}", stats::format_report(&last, &cur, last_at.elapsed()));
+                    println!("{}", Metrics::between(&last, &cur, self.opts.top).format());
                     last = cur;
-                    last_at = Instant::now();
                 }
             }
         }
 
-        info!("{}", stats::format_totals(&self.snapshot(), started.elapsed()));
+        let total = self.snapshot();
+        let counts: Vec<String> =
+            STAT_NAMES.iter().zip(&total.counters).map(|(n, v)| format!("{n}={v}")).collect();
+        info!("totals over {:.1}s: {}", started.elapsed().as_secs_f64(), counts.join(" "));
         // Dropping the struct_ops link detaches the scheduler.
         self.struct_ops.take();
         uei_report!(&self.skel, uei).context("the kernel ejected scx_fairrs")
+    }
+}
+
+/// The stats socket carries --set: only root may use it.
+fn restrict_stats_socket() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = format!("/var/run/scx/{}/stats", stats::STATS_SCHED_PATH);
+    if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+        warn!("cannot restrict {path} to root: {e}");
     }
 }

@@ -1,13 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Statistics: what the BPF side counted, turned into rates and per-CPU
-//! figures a kernel engineer can read at a glance.
+//! Statistics: what the BPF side counted and tracks, turned into the figures
+//! a kernel engineer reads: event rates, per-CPU PELT util/load, average
+//! slice, the spread of the per-CPU virtual clocks, the heaviest tasks, and
+//! live fairness.
 //!
-//! The scheduler module takes a `Snapshot` of the counters and run queues;
-//! this module only does arithmetic and formatting, so it is tested on the
-//! host without a kernel.
+//! The scheduler module takes `Raw` snapshots (cumulative counters, every
+//! CPU's queue, every task's dump record); `Metrics::between()` turns two of
+//! them into one interval's report. That is pure arithmetic, tested on the
+//! host. The same `Metrics` travel as JSON over the scx_stats socket
+//! (`--monitor`, tools), so the in-process `--stats` and a monitor print the
+//! same figures.
+//!
+//! Live fairness: tasks that were runnable for (nearly) the whole interval on
+//! one CPU's queue compete only with each other, so CFS's promise is exact
+//! there: each gets CPU time in proportion to its weight. Per queue with two
+//! or more such tasks, a task's lag is its CPU time minus its weighted share
+//! of the time the group received, and Jain's index of (CPU time / weight)
+//! is 1 for perfect proportionality, 1/n at worst. The report gives the worst
+//! queue's index and the largest lag.
 
-use std::fmt::Write;
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use anyhow::Result;
+use scx_stats::prelude::*;
+use scx_stats_derive::{stat_doc, Stats};
+use serde::{Deserialize, Serialize};
 
 use crate::bpf_intf;
 
@@ -25,132 +44,533 @@ pub const STAT_NAMES: [&str; bpf_intf::fairrs_stat_FAIRRS_NR_STATS as usize] = [
     "mig_affinity",
     "balance_req",
     "lag_clamp",
+    "slices",
+    "slice_ns",
 ];
 
-/// One CPU's run queue as the BPF side last wrote it.
+/// A task counts for live fairness if it was runnable this share of the interval.
+const FAIR_RUNNABLE_SHARE: f64 = 0.95;
+
+/// One CPU's queue as the BPF side last wrote it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CpuQueue {
+pub struct CpuRaw {
+    pub online: bool,
     pub nr_running: u32,
     pub load_weight: u64,
+    pub runnable_load: i64,
+    pub util_avg: u64,
+    pub load_avg: u64,
     pub min_vruntime: u64,
     pub last_slice_ns: u64,
 }
 
-/// Counters (summed over CPUs) and run queues at one instant.
+/// One task's dump record (struct fairrs_task_dump).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct TaskRaw {
+    pub pid: i32,
+    pub comm: String,
+    pub nice: i32,
+    pub weight: u32,
+    pub queue_cpu: i32,
+    pub on_queue: bool,
+    pub exec_ns: u64,
+    pub runnable_ns: u64,
+    pub vlag_ns: i64,
+    pub load_avg: u64,
+    pub util_avg: u64,
+    pub nr_migrations: u64,
+}
+
+/// Cumulative counters, queues and tasks at one instant.
+#[derive(Debug, Clone)]
+pub struct Raw {
+    pub at: Instant,
     pub counters: Vec<u64>,
-    pub cpus: Vec<CpuQueue>,
+    pub cpus: Vec<CpuRaw>,
+    pub tasks: Vec<TaskRaw>,
+    pub tunables: BTreeMap<String, u64>,
 }
 
-/// Per-second rate of each counter between two snapshots `elapsed` apart.
-pub fn rates(prev: &Snapshot, cur: &Snapshot, elapsed: Duration) -> Vec<(&'static str, f64)> {
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    STAT_NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let a = prev.counters.get(i).copied().unwrap_or(0);
-            let b = cur.counters.get(i).copied().unwrap_or(0);
-            (*name, b.saturating_sub(a) as f64 / secs)
-        })
-        .collect()
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(_om_prefix = "c_", _om_label = "cpu")]
+pub struct CpuMetrics {
+    #[stat(desc = "CPU id")]
+    pub cpu: u64,
+    #[stat(desc = "Runnable tasks on this CPU's queue, running included")]
+    pub nr_running: u64,
+    #[stat(desc = "PELT util_avg of the queue (0..1024: share of time busy)")]
+    pub util_avg: u64,
+    #[stat(desc = "PELT load_avg of the queue (weight-scaled)")]
+    pub load_avg: u64,
+    #[stat(desc = "Sum of the runnable tasks' PELT load_avg (what the balancer compares)")]
+    pub runnable_load: u64,
+    #[stat(desc = "Slice most recently granted here, microseconds")]
+    pub slice_us: f64,
 }
 
-/// The spread of min_vruntime across CPUs that have run anything, in ms.
-/// Queues are independent, so a large spread is expected and harmless; it
-/// shows how far apart the per-CPU virtual clocks have drifted.
-fn vruntime_spread_ms(cur: &Snapshot) -> f64 {
-    let used: Vec<u64> = cur.cpus.iter().map(|c| c.min_vruntime).collect();
-    match (used.iter().min(), used.iter().max()) {
-        (Some(lo), Some(hi)) => (hi - lo) as f64 / 1e6,
-        _ => 0.0,
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+pub struct TaskMetrics {
+    #[stat(desc = "Thread id")]
+    pub pid: i64,
+    #[stat(desc = "Command name")]
+    pub comm: String,
+    #[stat(desc = "Nice level")]
+    pub nice: i64,
+    #[stat(desc = "CFS load weight (sched_prio_to_weight)")]
+    pub weight: u64,
+    #[stat(desc = "CPU whose queue holds the task")]
+    pub cpu: i64,
+    #[stat(desc = "PELT util_avg (0..1024)")]
+    pub util_avg: u64,
+    #[stat(desc = "PELT load_avg (weight-scaled)")]
+    pub load_avg: u64,
+    #[stat(desc = "vruntime minus its queue's min_vruntime, milliseconds")]
+    pub vlag_ms: f64,
+    #[stat(desc = "Queue changes since scx_fairrs started tracking it")]
+    pub migrations: u64,
+}
+
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(top)]
+pub struct Metrics {
+    #[stat(desc = "Length of the interval these figures cover, seconds")]
+    pub interval_s: f64,
+    #[stat(desc = "Online CPUs")]
+    pub nr_cpus: u64,
+    #[stat(desc = "Runnable tasks, running included")]
+    pub nr_running: u64,
+    #[stat(desc = "Scheduling events per second, by kind")]
+    pub events_per_s: BTreeMap<String, f64>,
+    #[stat(desc = "Average slice granted in the interval, microseconds")]
+    pub avg_slice_us: f64,
+    #[stat(desc = "Spread of min_vruntime across online CPUs, milliseconds")]
+    pub vruntime_spread_ms: f64,
+    #[stat(desc = "Sum of the CPUs' PELT util_avg (1024 = one busy CPU)")]
+    pub util_total: u64,
+    #[stat(desc = "Tasks runnable all interval on one queue alongside another (fairness sample)")]
+    pub fair_tasks: u64,
+    #[stat(desc = "Worst queue's Jain index of CPU time / weight (1 = exactly fair)")]
+    pub fair_jain: f64,
+    #[stat(desc = "Largest lag from a task's weighted share, milliseconds")]
+    pub fair_max_lag_ms: f64,
+    #[stat(desc = "Per-CPU queues")]
+    pub cpus: Vec<CpuMetrics>,
+    #[stat(desc = "Tasks with the highest PELT load")]
+    pub top: Vec<TaskMetrics>,
+    #[stat(desc = "Current tunables")]
+    pub tunables: BTreeMap<String, u64>,
+}
+
+/// Fairness over one interval: (tasks sampled, worst Jain index, max |lag| ns).
+pub fn fairness(prev: &Raw, cur: &Raw) -> (u64, f64, f64) {
+    let secs = cur.at.duration_since(prev.at).as_secs_f64();
+    let before: BTreeMap<i32, &TaskRaw> = prev.tasks.iter().map(|t| (t.pid, t)).collect();
+    // queue -> [(cpu time in the interval, weight)]
+    let mut groups: BTreeMap<i32, Vec<(f64, f64)>> = BTreeMap::new();
+    for t in &cur.tasks {
+        let Some(p) = before.get(&t.pid) else { continue };
+        let runnable = t.runnable_ns.saturating_sub(p.runnable_ns) as f64 / 1e9;
+        let stayed = t.queue_cpu == p.queue_cpu && t.nr_migrations == p.nr_migrations;
+        if t.on_queue && stayed && t.weight > 0 && runnable >= FAIR_RUNNABLE_SHARE * secs {
+            let exec = t.exec_ns.saturating_sub(p.exec_ns) as f64;
+            groups.entry(t.queue_cpu).or_default().push((exec, t.weight as f64));
+        }
     }
+    let (mut n, mut jain, mut max_lag) = (0u64, 1.0f64, 0.0f64);
+    for g in groups.values().filter(|g| g.len() >= 2) {
+        n += g.len() as u64;
+        let total_exec: f64 = g.iter().map(|(e, _)| e).sum();
+        let total_w: f64 = g.iter().map(|(_, w)| w).sum();
+        for (e, w) in g {
+            max_lag = max_lag.max((e - total_exec * w / total_w).abs());
+        }
+        let xs: Vec<f64> = g.iter().map(|(e, w)| e / w).collect();
+        let (s, s2): (f64, f64) = (xs.iter().sum(), xs.iter().map(|x| x * x).sum());
+        if s2 > 0.0 {
+            jain = jain.min(s * s / (xs.len() as f64 * s2));
+        }
+    }
+    (n, jain, max_lag)
 }
 
-/// A compact multi-line report of one interval.
-pub fn format_report(prev: &Snapshot, cur: &Snapshot, elapsed: Duration) -> String {
-    let mut out = String::new();
-    let total_running: u32 = cur.cpus.iter().map(|c| c.nr_running).sum();
-    let _ = write!(
-        out,
-        "[fairrs] {:.1}s  runnable {}  vruntime spread {:.1}ms\n  events/s:",
-        elapsed.as_secs_f64(),
-        total_running,
-        vruntime_spread_ms(cur)
-    );
-    for (name, rate) in rates(prev, cur, elapsed) {
-        let _ = write!(out, " {name} {rate:.0}");
+impl Metrics {
+    /// The report for the interval from `prev` to `cur`, with the `top_n`
+    /// heaviest tasks.
+    pub fn between(prev: &Raw, cur: &Raw, top_n: usize) -> Self {
+        let secs = cur.at.duration_since(prev.at).as_secs_f64().max(1e-9);
+        let delta = |i: usize| {
+            cur.counters.get(i).copied().unwrap_or(0).saturating_sub(prev.counters.get(i).copied().unwrap_or(0))
+        };
+        let events_per_s = STAT_NAMES
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| !name.starts_with("slice"))
+            .map(|(i, name)| (name.to_string(), delta(i) as f64 / secs))
+            .collect();
+        let slices = delta(bpf_intf::fairrs_stat_FAIRRS_STAT_SLICES as usize);
+        let slice_ns = delta(bpf_intf::fairrs_stat_FAIRRS_STAT_SLICE_NS as usize);
+        let online: Vec<&CpuRaw> = cur.cpus.iter().filter(|c| c.online).collect();
+        let spread = match (
+            online.iter().map(|c| c.min_vruntime).min(),
+            online.iter().map(|c| c.min_vruntime).max(),
+        ) {
+            (Some(lo), Some(hi)) => (hi - lo) as f64 / 1e6,
+            _ => 0.0,
+        };
+        let (fair_tasks, fair_jain, max_lag_ns) = fairness(prev, cur);
+
+        let mut heavy: Vec<&TaskRaw> = cur.tasks.iter().collect();
+        heavy.sort_by(|a, b| b.load_avg.cmp(&a.load_avg).then(a.pid.cmp(&b.pid)));
+        let top = heavy
+            .into_iter()
+            .take(top_n)
+            .map(|t| TaskMetrics {
+                pid: t.pid.into(),
+                comm: t.comm.clone(),
+                nice: t.nice.into(),
+                weight: t.weight.into(),
+                cpu: t.queue_cpu.into(),
+                util_avg: t.util_avg,
+                load_avg: t.load_avg,
+                vlag_ms: t.vlag_ns as f64 / 1e6,
+                migrations: t.nr_migrations,
+            })
+            .collect();
+
+        Self {
+            interval_s: secs,
+            nr_cpus: online.len() as u64,
+            nr_running: cur.cpus.iter().map(|c| c.nr_running as u64).sum(),
+            events_per_s,
+            avg_slice_us: if slices > 0 { slice_ns as f64 / slices as f64 / 1e3 } else { 0.0 },
+            vruntime_spread_ms: spread,
+            util_total: online.iter().map(|c| c.util_avg).sum(),
+            fair_tasks,
+            fair_jain,
+            fair_max_lag_ms: max_lag_ns / 1e6,
+            cpus: cur
+                .cpus
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.online)
+                .map(|(i, c)| CpuMetrics {
+                    cpu: i as u64,
+                    nr_running: c.nr_running.into(),
+                    util_avg: c.util_avg,
+                    load_avg: c.load_avg,
+                    runnable_load: c.runnable_load.max(0) as u64,
+                    slice_us: c.last_slice_ns as f64 / 1e3,
+                })
+                .collect(),
+            top,
+            tunables: cur.tunables.clone(),
+        }
     }
-    out.push_str("\n  cpu  nr  load    slice_ms\n");
-    for (cpu, q) in cur.cpus.iter().enumerate() {
+
+    /// The compact text block --stats and --monitor print.
+    pub fn format(&self) -> String {
+        let mut out = String::new();
+        let ev = |k: &str| self.events_per_s.get(k).copied().unwrap_or(0.0);
         let _ = writeln!(
             out,
-            "  {:>3} {:>3} {:>6}  {:>7.3}",
-            cpu,
-            q.nr_running,
-            q.load_weight,
-            q.last_slice_ns as f64 / 1e6
+            "[fairrs] {:.1}s | cpus {} runnable {} util {:.2} CPUs | avg slice {:.0}us | vruntime spread {:.1}ms",
+            self.interval_s,
+            self.nr_cpus,
+            self.nr_running,
+            self.util_total as f64 / 1024.0,
+            self.avg_slice_us,
+            self.vruntime_spread_ms
         );
+        let _ = writeln!(
+            out,
+            "  fairness: {} tasks sampled, Jain {:.4}, max lag {:.2}ms",
+            self.fair_tasks, self.fair_jain, self.fair_max_lag_ms
+        );
+        let _ = writeln!(
+            out,
+            "  events/s: enq {:.0} disp {:.0} wake_idle {:.0} keep {:.0} preempt {:.0} | migrations/s: wakeup {:.1} idle {:.1} periodic {:.1} hotplug {:.1} affinity {:.1} | clamp {:.1}",
+            ev("enqueue"),
+            ev("dispatch"),
+            ev("wake_idle"),
+            ev("keep_prev"),
+            ev("preempt"),
+            ev("mig_wakeup"),
+            ev("mig_idle"),
+            ev("mig_periodic"),
+            ev("mig_hotplug"),
+            ev("mig_affinity"),
+            ev("lag_clamp")
+        );
+        let _ = writeln!(out, "  cpu  nr  util  load  rload  slice_us");
+        for c in &self.cpus {
+            let _ = writeln!(
+                out,
+                "  {:>3} {:>3} {:>5} {:>5} {:>6} {:>9.0}",
+                c.cpu, c.nr_running, c.util_avg, c.load_avg, c.runnable_load, c.slice_us
+            );
+        }
+        if !self.top.is_empty() {
+            let _ = writeln!(out, "  top:   pid comm             nice weight cpu util  load   vlag_ms migr");
+            for t in &self.top {
+                let _ = writeln!(
+                    out,
+                    "  {:>9} {:<16} {:>4} {:>6} {:>3} {:>4} {:>5} {:>9.2} {:>4}",
+                    t.pid, t.comm, t.nice, t.weight, t.cpu, t.util_avg, t.load_avg, t.vlag_ms, t.migrations
+                );
+            }
+        }
+        out.pop();
+        out
     }
-    out.pop();
-    out
 }
 
-/// One line of totals since the scheduler attached.
-pub fn format_totals(total: &Snapshot, elapsed: Duration) -> String {
-    let mut out = format!("[fairrs] totals over {:.1}s:", elapsed.as_secs_f64());
-    for (i, name) in STAT_NAMES.iter().enumerate() {
-        let _ = write!(out, " {name}={}", total.counters.get(i).copied().unwrap_or(0));
+/// What the stats server's readers ask of the scheduler loop.
+#[derive(Debug)]
+pub enum Request {
+    /// A cumulative snapshot.
+    Snapshot,
+    /// Retune KEY to VALUE (validated like the flag).
+    Set(String, String),
+}
+
+/// The scheduler loop's answer.
+#[derive(Debug)]
+pub enum Response {
+    Snapshot(Box<Raw>),
+    /// Ok: a description of the change; Err: why it was refused.
+    Set(Result<String, String>),
+}
+
+/// Outcome of a `--set`, as JSON for the client.
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+pub struct SetResult {
+    #[stat(desc = "1 if the change was applied, 0 if refused")]
+    pub applied: u64,
+    #[stat(desc = "What changed, or why it was refused")]
+    pub message: String,
+}
+
+/// The scx_stats server's targets: "top" (Metrics over the interval since
+/// this client's previous request; arg "top" = number of tasks) and "set".
+pub fn server_data(default_top: usize) -> StatsServerData<Request, Response> {
+    let open: Box<dyn StatsOpener<Request, Response>> = Box::new(move |(req_ch, res_ch)| {
+        req_ch.send(Request::Snapshot)?;
+        let mut prev = match res_ch.recv()? {
+            Response::Snapshot(raw) => raw,
+            other => anyhow::bail!("unexpected response {other:?}"),
+        };
+        let read: Box<dyn StatsReader<Request, Response>> = Box::new(move |args, (req_ch, res_ch)| {
+            req_ch.send(Request::Snapshot)?;
+            let cur = match res_ch.recv()? {
+                Response::Snapshot(raw) => raw,
+                other => anyhow::bail!("unexpected response {other:?}"),
+            };
+            let top_n = args.get("top").and_then(|v| v.parse().ok()).unwrap_or(default_top);
+            let metrics = Metrics::between(&prev, &cur, top_n);
+            prev = cur;
+            metrics.to_json()
+        });
+        Ok(read)
+    });
+
+    let open_set: Box<dyn StatsOpener<Request, Response>> = Box::new(move |_| {
+        let read: Box<dyn StatsReader<Request, Response>> = Box::new(move |args, (req_ch, res_ch)| {
+            let key = args.get("key").cloned().unwrap_or_default();
+            let value = args.get("value").cloned().unwrap_or_default();
+            req_ch.send(Request::Set(key, value))?;
+            let result = match res_ch.recv()? {
+                Response::Set(Ok(msg)) => SetResult { applied: 1, message: msg },
+                Response::Set(Err(msg)) => SetResult { applied: 0, message: msg },
+                other => anyhow::bail!("unexpected response {other:?}"),
+            };
+            result.to_json()
+        });
+        Ok(read)
+    });
+
+    StatsServerData::new()
+        .add_meta(Metrics::meta())
+        .add_meta(CpuMetrics::meta())
+        .add_meta(TaskMetrics::meta())
+        .add_meta(SetResult::meta())
+        .add_ops("top", StatsOps { open, close: None })
+        .add_ops("set", StatsOps { open: open_set, close: None })
+}
+
+/// Where the stats socket lives: /var/run/scx/fairrs/stats.
+pub const STATS_SCHED_PATH: &str = "fairrs";
+
+fn client() -> Result<StatsClient> {
+    StatsClient::new().set_sched_path(STATS_SCHED_PATH).connect(None).map_err(|e| {
+        anyhow::anyhow!("cannot reach a running scx_fairrs at /var/run/scx/{STATS_SCHED_PATH}/stats ({e}); is it running, and are you root?")
+    })
+}
+
+/// `--monitor`: print the running instance's figures every `every`.
+pub fn monitor(every: std::time::Duration, top_n: usize, should_exit: impl Fn() -> bool) -> Result<()> {
+    let mut c = client()?;
+    let args = vec![("target".to_string(), "top".to_string()), ("top".to_string(), top_n.to_string())];
+    // The first answer covers the time since the connection opened: skip it.
+    let _: Metrics = c.request("stats", args.clone())?;
+    while !should_exit() {
+        std::thread::sleep(every);
+        let m: Metrics = c.request("stats", args.clone())?;
+        println!("{}", m.format());
     }
-    out
+    Ok(())
+}
+
+/// `--monitor-json`: one interval's figures from the running instance, as JSON.
+pub fn monitor_once_json(every: std::time::Duration, top_n: usize) -> Result<String> {
+    let mut c = client()?;
+    let args = vec![("target".to_string(), "top".to_string()), ("top".to_string(), top_n.to_string())];
+    let _: serde_json::Value = c.request("stats", args.clone())?;
+    std::thread::sleep(every);
+    let v: serde_json::Value = c.request("stats", args)?;
+    Ok(serde_json::to_string_pretty(&v)?)
+}
+
+/// `--set key=value` against the running instance.
+pub fn set_remote(key: &str, value: &str) -> Result<SetResult> {
+    let mut c = client()?;
+    let args = vec![
+        ("target".to_string(), "set".to_string()),
+        ("key".to_string(), key.to_string()),
+        ("value".to_string(), value.to_string()),
+    ];
+    c.request("stats", args)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    fn snap(counters: &[u64], cpus: &[(u32, u64, u64)]) -> Snapshot {
-        Snapshot {
-            counters: counters.to_vec(),
-            cpus: cpus
-                .iter()
-                .map(|&(nr_running, load_weight, min_vruntime)| CpuQueue {
-                    nr_running,
-                    load_weight,
-                    min_vruntime,
-                    last_slice_ns: 3_000_000,
-                })
-                .collect(),
+    fn task(pid: i32, cpu: i32, weight: u32, exec_ms: u64, runnable_ms: u64) -> TaskRaw {
+        TaskRaw {
+            pid,
+            comm: format!("t{pid}"),
+            weight,
+            queue_cpu: cpu,
+            on_queue: true,
+            exec_ns: exec_ms * 1_000_000,
+            runnable_ns: runnable_ms * 1_000_000,
+            load_avg: weight as u64,
+            ..Default::default()
+        }
+    }
+
+    fn raw(at: Instant, counters: Vec<u64>, tasks: Vec<TaskRaw>) -> Raw {
+        Raw {
+            at,
+            counters,
+            cpus: vec![
+                CpuRaw { online: true, nr_running: 2, util_avg: 1000, min_vruntime: 5_000_000, ..Default::default() },
+                CpuRaw { online: true, nr_running: 1, util_avg: 500, min_vruntime: 1_000_000, ..Default::default() },
+                CpuRaw { online: false, min_vruntime: 99_000_000, ..Default::default() },
+            ],
+            tasks,
+            tunables: BTreeMap::new(),
         }
     }
 
     #[test]
     fn stat_names_match_the_bpf_enum() {
+        assert_eq!(STAT_NAMES.len(), bpf_intf::fairrs_stat_FAIRRS_NR_STATS as usize);
         assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_ENQUEUE as usize], "enqueue");
         assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_MIGRATE_IDLE as usize], "mig_idle");
         assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_MIGRATE_HOTPLUG as usize], "mig_hotplug");
         assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_LAG_CLAMP as usize], "lag_clamp");
+        assert_eq!(STAT_NAMES[bpf_intf::fairrs_stat_FAIRRS_STAT_SLICE_NS as usize], "slice_ns");
     }
 
     #[test]
-    fn rates_are_per_second_and_never_negative() {
-        let a = snap(&[100, 0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[]);
-        let b = snap(&[300, 0, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[]);
-        let r = rates(&a, &b, Duration::from_secs(2));
-        assert_eq!(r[0], ("enqueue", 100.0));
-        // A counter that went backwards (scheduler restarted) reads as 0.
-        assert_eq!(r[2], ("dispatch", 0.0));
+    fn rates_slices_spread_and_util() {
+        let t0 = Instant::now();
+        let n = STAT_NAMES.len();
+        let mut c0 = vec![0u64; n];
+        let mut c1 = vec![0u64; n];
+        c0[0] = 100;
+        c1[0] = 300;
+        c1[bpf_intf::fairrs_stat_FAIRRS_STAT_SLICES as usize] = 4;
+        c1[bpf_intf::fairrs_stat_FAIRRS_STAT_SLICE_NS as usize] = 12_000_000;
+        let m = Metrics::between(&raw(t0, c0, vec![]), &raw(t0 + Duration::from_secs(2), c1, vec![]), 0);
+        assert_eq!(m.events_per_s["enqueue"], 100.0);
+        assert!(!m.events_per_s.contains_key("slice_ns"));
+        assert_eq!(m.avg_slice_us, 3000.0);
+        // Offline CPUs are left out of the spread, the CPU list and util.
+        assert_eq!(m.vruntime_spread_ms, 4.0);
+        assert_eq!(m.cpus.len(), 2);
+        assert_eq!(m.util_total, 1500);
+        assert_eq!(m.nr_running, 3);
     }
 
     #[test]
-    fn report_lists_every_cpu() {
-        let a = snap(&[0; 12], &[(0, 0, 0), (0, 0, 0)]);
-        let b = snap(&[10; 12], &[(2, 2048, 5_000_000), (1, 1024, 1_000_000)]);
-        let text = format_report(&a, &b, Duration::from_secs(1));
-        assert!(text.contains("runnable 3"), "{text}");
-        assert!(text.contains("vruntime spread 4.0ms"), "{text}");
-        assert!(text.contains("enqueue 10"), "{text}");
-        assert_eq!(text.lines().count(), 5, "{text}");
+    fn equal_tasks_with_equal_time_are_perfectly_fair() {
+        let t0 = Instant::now();
+        let prev = raw(t0, vec![], (1..=4).map(|p| task(p, 0, 1024, 0, 0)).collect());
+        let cur = raw(t0 + Duration::from_secs(1), vec![], (1..=4).map(|p| task(p, 0, 1024, 250, 1000)).collect());
+        let (n, jain, lag) = fairness(&prev, &cur);
+        assert_eq!(n, 4);
+        assert!((jain - 1.0).abs() < 1e-12);
+        assert!(lag < 1.0);
+    }
+
+    #[test]
+    fn weighted_shares_are_fair_and_skews_are_caught() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        // nice 0 (1024) and nice 5 (335) sharing a CPU in CFS's ratio: fair.
+        let prev = raw(t0, vec![], vec![task(1, 0, 1024, 0, 0), task(2, 0, 335, 0, 0)]);
+        let cur = raw(t1, vec![], vec![task(1, 0, 1024, 753, 1000), task(2, 0, 335, 247, 1000)]);
+        let (n, jain, lag) = fairness(&prev, &cur);
+        assert_eq!(n, 2);
+        assert!(jain > 0.9999, "{jain}");
+        assert!(lag < 1.0e6, "{lag}");
+        // The same two tasks splitting 50/50 ignore nice: caught.
+        let cur = raw(t1, vec![], vec![task(1, 0, 1024, 500, 1000), task(2, 0, 335, 500, 1000)]);
+        let (_, jain, lag) = fairness(&prev, &cur);
+        // x = 500/1024, 500/335; Jain = (x1+x2)^2 / (2 (x1^2+x2^2)).
+        let (x1, x2) = (500.0 / 1024.0, 500.0 / 335.0);
+        assert!((jain - (x1 + x2) * (x1 + x2) / (2.0 * (x1 * x1 + x2 * x2))).abs() < 1e-9);
+        assert!((lag / 1e6 - (753.5 - 500.0)).abs() < 0.5, "{lag}");
+    }
+
+    #[test]
+    fn only_tasks_runnable_all_interval_on_one_queue_count() {
+        let t0 = Instant::now();
+        let mut moved = task(3, 1, 1024, 900, 1000);
+        moved.nr_migrations = 1;
+        let prev = raw(t0, vec![], vec![task(1, 0, 1024, 0, 0), task(2, 0, 1024, 0, 0), task(3, 1, 1024, 0, 0), task(4, 1, 1024, 0, 0)]);
+        let cur = raw(
+            t0 + Duration::from_secs(1),
+            vec![],
+            // Task 2 slept half the interval: not a competitor. Tasks 3-4: 3 migrated.
+            vec![task(1, 0, 1024, 700, 1000), task(2, 0, 1024, 300, 500), moved, task(4, 1, 1024, 100, 1000)],
+        );
+        let (n, jain, _) = fairness(&prev, &cur);
+        assert_eq!(n, 0, "no queue keeps two qualifying tasks");
+        assert_eq!(jain, 1.0);
+    }
+
+    #[test]
+    fn top_is_sorted_by_load_and_cut() {
+        let t0 = Instant::now();
+        let mut a = task(10, 0, 1024, 0, 0);
+        a.load_avg = 50;
+        let mut b = task(11, 1, 335, 0, 0);
+        b.load_avg = 300;
+        let mut c = task(12, 1, 88761, 0, 0);
+        c.load_avg = 80000;
+        let cur = raw(t0 + Duration::from_secs(1), vec![], vec![a, b, c]);
+        let m = Metrics::between(&raw(t0, vec![], vec![]), &cur, 2);
+        let pids: Vec<i64> = m.top.iter().map(|t| t.pid).collect();
+        assert_eq!(pids, vec![12, 11]);
+        let text = m.format();
+        assert!(text.contains("top:") && text.contains("t12"), "{text}");
     }
 }

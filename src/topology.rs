@@ -35,10 +35,8 @@ impl CpuMap {
                 max_llc = max_llc.max(l as u32);
             }
         }
-        let mut next = max_llc + 1;
-        for l in llc.iter_mut().filter(|l| **l == u32::MAX) {
+        for (next, l) in (max_llc + 1..).zip(llc.iter_mut().filter(|l| **l == u32::MAX)) {
             *l = next;
-            next += 1;
         }
         Self { llc, node }
     }

@@ -23,7 +23,7 @@ echo "== host tests"
 cargo test --release --locked --workspace
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa)
+[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa stats)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
 passed=0 failed=0

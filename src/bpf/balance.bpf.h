@@ -12,9 +12,10 @@
  * - A CPU whose queue is empty pulls (newidle_balance()): from the longest
  *   queue in its LLC first, then its node, then anywhere, skipping cache-hot
  *   tasks (ran within migration_cost) unless the queue has several waiting.
- * - Every balance_interval a BPF timer compares the queues' loads and, when
+ * - Every balance_interval a BPF timer compares the queues' PELT runnable
+ *   loads (load.bpf.h) and, when
  *   busiest > local * imbalance_pct / 100 (numa_imbalance_pct across nodes),
- *   asks the least loaded CPU to pull one waiting task whose weight is at most
+ *   asks the least loaded CPU to pull one waiting task whose load is at most
  *   half the gap (load_balance() / detach_tasks()): moving it narrows the gap,
  *   moving anything heavier would only swap the imbalance. A task moved by the
  *   balancer is not moved again in the next round. The timer only decides and
@@ -93,7 +94,7 @@ static __always_inline bool balance_can_move(struct task_struct *p, struct task_
 {
 	if (!bpf_cpumask_test_cpu(dst, p->cpus_ptr) || p->migration_disabled)
 		return false;
-	if (!allow_hot && tctx->last_ran_ns && now - tctx->last_ran_ns < migration_cost_ns)
+	if (!allow_hot && tctx->last_ran_ns && now - tctx->last_ran_ns < tun.migration_cost_ns)
 		return false;
 	return true;
 }
@@ -148,21 +149,29 @@ static __always_inline bool balance_idle_pull(s32 cpu)
 	return false;
 }
 
+/* A queue's load as the balancer sees it: its PELT runnable load. */
+static __always_inline u64 balance_load(const struct fairrs_cpu_ctx *cctx)
+{
+	s64 load = READ_ONCE(cctx->runnable_load);
+
+	return load > 0 ? load : 0;
+}
+
 /* Half the load gap between @src and @dst: the most one move should carry. */
 static __always_inline u64 balance_half_gap(const struct fairrs_cpu_ctx *sctx,
 					    const struct fairrs_cpu_ctx *dctx)
 {
-	if (sctx->load_weight <= dctx->load_weight)
-		return 0;
-	return (sctx->load_weight - dctx->load_weight) / 2;
+	u64 s = balance_load(sctx), d = balance_load(dctx);
+
+	return s > d ? (s - d) / 2 : 0;
 }
 
 /* Would the periodic balancer move @p from its queue to @dst now? */
 static __always_inline bool balance_periodic_candidate(struct task_struct *p,
 						       struct task_ctx *tctx, s32 dst,
-						       u64 max_weight, u64 now)
+						       u64 max_load, u64 now)
 {
-	if (tctx->weight > max_weight)
+	if (tctx->load_contrib > (s64)max_load)
 		return false;
 	/* Never bounce: a task the last round moved stays put this round. */
 	if (tctx->lb_round && lb_round - tctx->lb_round <= 1)
@@ -179,7 +188,7 @@ static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 {
 	struct fairrs_cpu_ctx *sctx;
 	struct task_struct *p;
-	u64 max_weight, now;
+	u64 max_load, now;
 	s32 src = dctx->pull_src;
 
 	if (src < 0)
@@ -188,8 +197,8 @@ static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	sctx = cpu_ctx(src);
 	if (!sctx || src == dst)
 		return;
-	max_weight = balance_half_gap(sctx, dctx);
-	if (!max_weight)
+	max_load = balance_half_gap(sctx, dctx);
+	if (!max_load)
 		return;
 	now = scx_bpf_now();
 
@@ -198,7 +207,7 @@ static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 		u64 key;
 
 		if (!tctx || tctx->queue_cpu != src ||
-		    !balance_periodic_candidate(p, tctx, dst, max_weight, now))
+		    !balance_periodic_candidate(p, tctx, dst, max_load, now))
 			continue;
 		key = vtime_rebase(tctx->vruntime, sctx, dctx);
 		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER, key);
@@ -222,7 +231,7 @@ static __always_inline void balance_periodic(void)
 {
 	struct fairrs_cpu_ctx *sctx, *dctx;
 	struct task_struct *p;
-	u64 most = 0, best = 0, max_weight, now;
+	u64 most = 0, best = 0, max_load, now;
 	u32 best_dist = 3;
 	s32 cpu, src = -1, dst = -1;
 	bool found = false;
@@ -234,8 +243,8 @@ static __always_inline void balance_periodic(void)
 
 		if (!cctx || !cctx->online || !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
 			continue;
-		if (cctx->load_weight > most) {
-			most = cctx->load_weight;
+		if (balance_load(cctx) > most) {
+			most = balance_load(cctx);
 			src = cpu;
 		}
 	}
@@ -250,10 +259,10 @@ static __always_inline void balance_periodic(void)
 		if (cpu == src || !cctx || !cctx->online)
 			continue;
 		dist = topo_distance(src, cpu);
-		pct = dist == 2 ? numa_imbalance_pct : imbalance_pct;
-		if (most * 100 <= cctx->load_weight * pct)
+		pct = dist == 2 ? tun.numa_imbalance_pct : tun.imbalance_pct;
+		if (most * 100 <= balance_load(cctx) * pct)
 			continue;
-		margin = most * 100 - cctx->load_weight * pct;
+		margin = most * 100 - balance_load(cctx) * pct;
 		if (margin > best || (margin == best && dist < best_dist)) {
 			best = margin;
 			best_dist = dist;
@@ -265,12 +274,12 @@ static __always_inline void balance_periodic(void)
 	if (!sctx || !dctx || dctx->pull_src >= 0)
 		return;
 
-	max_weight = balance_half_gap(sctx, dctx);
+	max_load = balance_half_gap(sctx, dctx);
 	now = scx_bpf_now();
 	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
 		struct task_ctx *tctx = task_ctx(p);
 
-		if (tctx && balance_periodic_candidate(p, tctx, dst, max_weight, now)) {
+		if (tctx && balance_periodic_candidate(p, tctx, dst, max_load, now)) {
 			found = true;
 			break;
 		}
@@ -286,7 +295,7 @@ static __always_inline void balance_periodic(void)
 static int balance_timerfn(void *map, int *key, struct bpf_timer *timer)
 {
 	balance_periodic();
-	bpf_timer_start(timer, balance_interval_ns, 0);
+	bpf_timer_start(timer, tun.balance_interval_ns, 0);
 	return 0;
 }
 
@@ -307,7 +316,7 @@ static __always_inline s32 balance_init(void)
 	ret = bpf_timer_set_callback(timer, balance_timerfn);
 	if (ret)
 		return ret;
-	return bpf_timer_start(timer, balance_interval_ns, 0);
+	return bpf_timer_start(timer, tun.balance_interval_ns, 0);
 }
 
 #endif /* __FAIRRS_BALANCE_BPF_H */

@@ -13,17 +13,23 @@
 #include "intf.h"
 
 /*
- * Tunables, in nanoseconds. The daemon writes them before load (rodata) from
- * its flags, after validating them; the defaults are CFS's legacy sysctl
- * defaults before the 1 + ilog2(ncpus) scaling.
+ * Tunables the daemon sets from its flags before load and may change while
+ * running (--set), after validating them. Defaults are CFS's legacy sysctl
+ * defaults before the 1 + ilog2(ncpus) scaling: sched_latency 6 ms,
+ * min_granularity 0.75 ms, wakeup_granularity 1 ms; migration_cost 0.5 ms;
+ * imbalance_pct 117 (CFS's sd->imbalance_pct) and 125 across NUMA nodes;
+ * balance_interval 4 ms (CFS's busy balance interval at 4 CPUs).
  */
+struct fairrs_tunables tun = {
+	.sched_latency_ns	= 6000000,
+	.min_granularity_ns	= 750000,
+	.wakeup_granularity_ns	= 1000000,
+	.migration_cost_ns	= 500000,
+	.imbalance_pct		= 117,
+	.numa_imbalance_pct	= 125,
+	.balance_interval_ns	= 4000000,
+};
 
-/* Period within which every runnable task of a queue runs once (6 ms). */
-const volatile u64 sched_latency_ns = 6000000;
-/* Shortest slice granted, and the per-task share of a crowded period (0.75 ms). */
-const volatile u64 min_granularity_ns = 750000;
-/* vruntime lead a wakee needs to preempt the running task (1 ms, nice-0 scale). */
-const volatile u64 wakeup_granularity_ns = 1000000;
 /*
  * Longest a runnable task should wait because of its vruntime lag. CFS has no
  * such bound; sched_ext has a watchdog that ejects the scheduler when a task
@@ -33,14 +39,6 @@ const volatile u64 wakeup_granularity_ns = 1000000;
  */
 const volatile u64 starvation_guard_ns = 5000000000ULL;
 
-/* A task that ran within this long is cache-hot: balancing leaves it (0.5 ms). */
-const volatile u64 migration_cost_ns = 500000;
-/* Periodic balancing moves load when busiest > local * imbalance_pct / 100. */
-const volatile u32 imbalance_pct = 117;
-/* The same threshold for a move across NUMA nodes (higher: memory stays behind). */
-const volatile u32 numa_imbalance_pct = 125;
-/* Period of the balancing timer (4 ms, CFS's busy balance interval at 4 CPUs). */
-const volatile u64 balance_interval_ns = 4000000;
 
 /* Number of possible CPU ids, set by the daemon. */
 const volatile u32 nr_cpu_ids = 1;
@@ -68,6 +66,16 @@ struct task_ctx {
 	u64	last_ran_ns;
 	/* Balancing round that last moved it (0: never), so it is not bounced. */
 	u64	lb_round;
+	/* On a CPU right now (between ops.running and ops.stopping). */
+	bool	is_running;
+	/* PELT signals of the task, and what its load_avg adds to its queue's. */
+	struct fairrs_pelt pelt;
+	s64	load_contrib;
+	/* Time spent runnable, and since when it is runnable (for stats). */
+	u64	runnable_ns;
+	u64	runnable_since;
+	/* Queue changes (migrations) under scx_fairrs. */
+	u64	nr_migrations;
 };
 
 struct {

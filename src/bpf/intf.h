@@ -27,6 +27,21 @@ enum fairrs_consts {
 };
 
 /*
+ * The tunables that may change while the scheduler runs (--set): a writable
+ * global in .data that the daemon updates in place, each field validated by
+ * the daemon first. Nanoseconds unless named otherwise.
+ */
+struct fairrs_tunables {
+	u64	sched_latency_ns;	/* period in which each runnable task runs once */
+	u64	min_granularity_ns;	/* shortest slice; per-task share of a crowded period */
+	u64	wakeup_granularity_ns;	/* vruntime lead a wakee needs to preempt (nice-0 scale) */
+	u64	migration_cost_ns;	/* ran this recently: cache-hot, balancing leaves it */
+	u32	imbalance_pct;		/* balance when busiest > local * pct / 100 */
+	u32	numa_imbalance_pct;	/* the same across NUMA nodes */
+	u64	balance_interval_ns;	/* period of the periodic balancer */
+};
+
+/*
  * Event counters, one per-CPU u64 each in the `stats` map; the daemon sums
  * them over CPUs.
  */
@@ -43,6 +58,8 @@ enum fairrs_stat {
 	FAIRRS_STAT_MIGRATE_AFFINITY,	/* moved by the kernel (affinity, cpuset) */
 	FAIRRS_STAT_BALANCE_REQ,	/* periodic balancer found an imbalance worth a move */
 	FAIRRS_STAT_LAG_CLAMP,		/* starvation guard shortened a task's lag */
+	FAIRRS_STAT_SLICES,		/* slices granted */
+	FAIRRS_STAT_SLICE_NS,		/* their total length, ns (average = this / SLICES) */
 	FAIRRS_NR_STATS,
 };
 
@@ -90,6 +107,36 @@ struct fairrs_cpu_ctx {
 	s32	pull_src;
 	/* Non-zero while the CPU is online (ops.cpu_online / cpu_offline). */
 	u32	online;
+	/*
+	 * Sum of the PELT load_avg of the runnable tasks queued here (CFS's
+	 * runnable load): smooth like each task's history, yet it moves with a
+	 * task the moment the task changes queue. The balancer compares these.
+	 */
+	s64	runnable_load;
+	/* The queue's own PELT signals (load = queued weight, runnable = nr_running). */
+	struct fairrs_pelt pelt;
 } __attribute__((aligned(64)));
+
+/*
+ * One task as the dump_tasks iterator reports it to the daemon (for --top and
+ * the live fairness figures), with its PELT averages decayed to the moment of
+ * the dump.
+ */
+struct fairrs_task_dump {
+	s32	pid;
+	s32	nice;
+	u32	weight;
+	s32	queue_cpu;	/* CPU whose queue holds it, -1 before first placement */
+	u32	on_queue;	/* runnable (queued or running) */
+	u32	__pad;
+	u64	exec_ns;	/* total CPU time (se.sum_exec_runtime) */
+	u64	runnable_ns;	/* total time spent runnable under scx_fairrs */
+	s64	vlag_ns;	/* vruntime - its queue's min_vruntime */
+	u64	load_avg;
+	u64	runnable_avg;
+	u64	util_avg;
+	u64	nr_migrations;	/* queue changes under scx_fairrs */
+	char	comm[16];
+};
 
 #endif /* __FAIRRS_INTF_H */

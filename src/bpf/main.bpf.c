@@ -16,6 +16,7 @@
  */
 #include "fairrs.bpf.h"
 #include "stats.bpf.h"
+#include "load.bpf.h"
 #include "vtime.bpf.h"
 #include "placement.bpf.h"
 #include "balance.bpf.h"
@@ -53,6 +54,7 @@ void BPF_STRUCT_OPS(fairrs_enable, struct task_struct *p)
 		return;
 	tctx->weight = vtime_task_weight(p);
 	tctx->exec_charged = p->se.sum_exec_runtime;
+	load_task_init(tctx, tctx->weight);
 }
 
 /*
@@ -67,7 +69,7 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 
 	cpu = balance_select_cpu(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, sched_latency_ns, 0);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tun.sched_latency_ns, 0);
 		stat_inc(FAIRRS_STAT_WAKE_IDLE);
 	}
 	return cpu;
@@ -90,13 +92,17 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 
 	if (!tctx || !cctx)
 		return;
+	/* PELT first, for the time it spent asleep. */
+	load_task_update(tctx);
 	from = tctx->queue_cpu;
 	if (vtime_move_queue(tctx, cpu))
 		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_WAKEUP :
 					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	if (!tctx->on_queue) {
 		tctx->on_queue = true;
+		tctx->runnable_since = load_now();
 		vtime_load_add(cpu, tctx->weight);
+		load_sync_contrib(tctx);
 	}
 	place_entity(tctx, cctx, enq_flags & SCX_ENQ_WAKEUP);
 }
@@ -114,7 +120,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (!tctx || !cctx) {
 		/* No context (cannot happen after init_task): keep it runnable. */
-		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, min_granularity_ns, enq_flags);
+		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, tun.min_granularity_ns, enq_flags);
 		return;
 	}
 
@@ -169,6 +175,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 				scx_bpf_task_set_slice(prev, slice);
 				cctx->last_slice_ns = slice;
 				stat_inc(FAIRRS_STAT_KEEP_PREV);
+				stat_add(FAIRRS_STAT_SLICES, 1);
+				stat_add(FAIRRS_STAT_SLICE_NS, slice);
 				return;
 			}
 		}
@@ -201,12 +209,17 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	if (!tctx || !cctx)
 		return;
 	vtime_move_queue(tctx, cpu);
+	load_task_update(tctx);
+	tctx->is_running = true;
+	load_cpu_update(cctx);
 	tctx->exec_charged = p->se.sum_exec_runtime;
 	vtime_update_min(cctx, tctx->vruntime);
 
 	slice = vtime_slice(tctx->weight, cctx);
 	scx_bpf_task_set_slice(p, slice);
 	cctx->last_slice_ns = slice;
+	stat_add(FAIRRS_STAT_SLICES, 1);
+	stat_add(FAIRRS_STAT_SLICE_NS, slice);
 
 	cctx->curr_vruntime = tctx->vruntime;
 	cctx->curr_stamp_ns = scx_bpf_now();
@@ -224,6 +237,8 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	if (!tctx || !cctx)
 		return;
 	vtime_charge(p, tctx);
+	load_task_update(tctx);
+	load_cpu_update(cctx);
 	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
 		vtime_update_min(cctx, tctx->vruntime);
 	cctx->curr_vruntime = tctx->vruntime;
@@ -241,6 +256,9 @@ void BPF_STRUCT_OPS(fairrs_stopping, struct task_struct *p, bool runnable)
 		return;
 	vtime_charge(p, tctx);
 	tctx->last_ran_ns = scx_bpf_now();
+	load_task_update(tctx);
+	tctx->is_running = false;
+	load_cpu_update(cctx);
 	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
 		vtime_update_min(cctx, tctx->vruntime);
 	cctx->curr_weight = 0;
@@ -254,8 +272,11 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 
 	if (!tctx || !tctx->on_queue)
 		return;
+	load_task_update(tctx);
+	tctx->runnable_ns += load_now() - tctx->runnable_since;
 	vtime_load_sub(tctx->queue_cpu, tctx->weight);
 	tctx->on_queue = false;
+	load_sync_contrib(tctx);
 }
 
 /*

@@ -38,7 +38,7 @@ static __always_inline void place_entity(struct task_ctx *tctx,
 		return;
 	}
 	if (wakeup)
-		tctx->vruntime = vtime_max(tctx->vruntime, floor - sched_latency_ns / 2);
+		tctx->vruntime = vtime_max(tctx->vruntime, floor - tun.sched_latency_ns / 2);
 }
 
 /*
@@ -74,7 +74,7 @@ static __always_inline void placement_wakeup_preempt(struct task_struct *p,
 
 	if (!cctx->curr_idle) {
 		curr_vr = curr_vruntime_now(cctx);
-		gran = vtime_scale(wakeup_granularity_ns, tctx->weight);
+		gran = vtime_scale(tun.wakeup_granularity_ns, tctx->weight);
 		if (!vtime_before(tctx->vruntime + gran, curr_vr))
 			return;
 	}

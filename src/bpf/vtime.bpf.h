@@ -14,6 +14,7 @@
 #define __FAIRRS_VTIME_BPF_H
 
 #include "fairrs.bpf.h"
+#include "load.bpf.h"
 #include "stats.bpf.h"
 
 /*
@@ -87,17 +88,19 @@ static __always_inline void vtime_update_min(struct fairrs_cpu_ctx *cctx, u64 vr
  */
 static __always_inline u64 vtime_slice(u32 weight, const struct fairrs_cpu_ctx *cctx)
 {
+	/* Read each tunable once: the daemon may change them meanwhile. */
+	u64 min_gran = READ_ONCE(tun.min_granularity_ns);
+	u64 period = READ_ONCE(tun.sched_latency_ns);
 	u64 nr = cctx->nr_running ?: 1;
 	u64 load = cctx->load_weight;
-	u64 period = sched_latency_ns;
 	u64 slice;
 
-	if (nr * min_granularity_ns > period)
-		period = nr * min_granularity_ns;
+	if (nr * min_gran > period)
+		period = nr * min_gran;
 	if (load < weight)
 		load = weight;
 	slice = period * weight / load;
-	return slice < min_granularity_ns ? min_granularity_ns : slice;
+	return slice < min_gran ? min_gran : slice;
 }
 
 /* Add or remove @weight from a queue's load; other CPUs may do the same. */
@@ -148,8 +151,10 @@ static __always_inline bool vtime_move_queue(struct task_ctx *tctx, s32 cpu)
 	from = cpu_ctx(tctx->queue_cpu);
 	if (from) {
 		tctx->vruntime = vtime_rebase(tctx->vruntime, from, to);
+		tctx->nr_migrations++;
 		moved = true;
 	}
+	load_move_contrib(tctx, cpu);
 	if (tctx->on_queue) {
 		vtime_load_sub(tctx->queue_cpu, tctx->weight);
 		vtime_load_add(cpu, tctx->weight);

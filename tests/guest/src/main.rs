@@ -12,6 +12,7 @@
 //!
 //!   fairrs-guest fairness [--secs S] [--cpu N] [--only CASE]
 //!   fairrs-guest balance  [--secs S] [--only CASE]
+//!   fairrs-guest spin     --cpu N [--threads N] [--duty PCT] [--secs S]
 
 use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -169,7 +170,7 @@ fn fork_storm(cpu: usize, warm: Duration, secs: Duration) {
                 n += 1;
             }
             // Never outlive the bench if it dies before killing us.
-            if n % 64 == 0 && unsafe { libc::getppid() } == 1 {
+            if n.is_multiple_of(64) && unsafe { libc::getppid() } == 1 {
                 unsafe { libc::_exit(0) };
             }
         }
@@ -500,12 +501,48 @@ fn numa(secs: Duration) {
     );
 }
 
+/// `spin`: N threads pinned to one CPU, each busy `duty` % of every 10 ms,
+/// for `secs`; prints "tid <tid>" per thread so a test can find them.
+fn spin(cpu: usize, threads: usize, duty: u32, secs: Duration) {
+    let ready = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let ready = ready.clone();
+            thread::spawn(move || {
+                pin_self(cpu);
+                println!("tid {}", gettid());
+                ready.wait();
+                let period = Duration::from_millis(10);
+                let busy = period * duty / 100;
+                let start = Instant::now();
+                let mut x = 0u64;
+                while start.elapsed() < secs {
+                    let t0 = Instant::now();
+                    while t0.elapsed() < busy {
+                        x = std::hint::black_box(x.wrapping_add(1));
+                    }
+                    if duty < 100 {
+                        thread::sleep(period - busy);
+                    }
+                }
+            })
+        })
+        .collect();
+    ready.wait();
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut secs = 10.0;
     let mut cpu = 1usize;
     let mut only: Option<String> = None;
     let mut latency_bound_ms = 12.0;
+    let (mut threads, mut duty) = (1usize, 100u32);
     let mut i = 2;
     while i < args.len() {
         match args[i].as_str() {
@@ -513,6 +550,8 @@ fn main() {
             "--cpu" => cpu = args[i + 1].parse().expect("--cpu"),
             "--only" => only = Some(args[i + 1].clone()),
             "--latency-bound-ms" => latency_bound_ms = args[i + 1].parse().expect("--latency-bound-ms"),
+            "--threads" => threads = args[i + 1].parse().expect("--threads"),
+            "--duty" => duty = args[i + 1].parse().expect("--duty"),
             other => panic!("unknown option {other}"),
         }
         i += 2;
@@ -520,6 +559,7 @@ fn main() {
     let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
     match args.get(1).map(String::as_str) {
         Some("fairness") => {}
+        Some("spin") => return spin(cpu, threads, duty.clamp(1, 100), Duration::from_secs_f64(secs)),
         Some("balance") => {
             let secs = Duration::from_secs_f64(secs);
             if want("spread") {
@@ -537,7 +577,10 @@ fn main() {
             return;
         }
         _ => {
-            eprintln!("usage: fairrs-guest fairness|balance [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS]");
+            eprintln!(
+                "usage: fairrs-guest fairness|balance|spin [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS] \
+                 [--threads N] [--duty PCT]"
+            );
             std::process::exit(2);
         }
     }

@@ -1,0 +1,71 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the stats suite: PELT figures, --monitor over the stats
+# socket, live retuning with --set, and the live fairness index, against
+# real workloads in one boot.
+. tests/vm/lib.sh
+BENCH=${BENCH:-target/release/fairrs-guest}
+dmesg -C
+
+# One JSON report from the running instance, over a 1 s interval.
+monitor_json() { timeout 20 $FAIRRS --monitor 1 --json --top 1000 2>/dev/null | python3 tests/vm/first_json.py; }
+# jq-like access: field EXPR evaluated on the JSON in $1 (python expression on `m`).
+field() { printf '%s' "$1" | python3 -c "import json,sys; m=json.load(sys.stdin); print($2)"; }
+
+$FAIRRS --sched-latency-us 9000 --stats 1 --top 3 > "$OUT/stats-daemon.out" 2> "$OUT/stats-daemon.log" &
+pid=$!
+wait_state enabled 180 || { fail stats_attach "did not attach: $(cat "$OUT/stats-daemon.log")"; exit 0; }
+seq=$(sx_enable_seq)
+
+# Workloads: a 50 %-duty task alone on CPU 2, a hog alone on CPU 3, four
+# equal hogs on CPU 1.
+$BENCH spin --cpu 2 --duty 50 --secs 40 > "$OUT/duty.tids" &
+$BENCH spin --cpu 3 --secs 40 > "$OUT/hog.tids" &
+$BENCH spin --cpu 1 --threads 4 --secs 40 > "$OUT/four.tids" &
+sleep 3
+duty_tid=$(awk '{print $2}' "$OUT/duty.tids")
+
+m=$(monitor_json)
+printf '%s\n' "$m" > "$OUT/monitor1.json"
+util=$(field "$m" "[t['util_avg'] for t in m['top'] if t['pid'] == $duty_tid][0]")
+check pelt_duty_util "50 %-duty task (tid $duty_tid) util_avg $util (ideal 512)" \
+    '[ -n "$util" ] && [ "$util" -ge 461 ] && [ "$util" -le 563 ]'
+hog_util=$(field "$m" "[c['util_avg'] for c in m['cpus'] if c['cpu'] == 3][0]")
+check pelt_hog_cpu_util "CPU 3 (one hog) util_avg $hog_util" '[ -n "$hog_util" ] && [ "$hog_util" -ge 950 ]'
+jain=$(field "$m" "m['fair_jain']"); nfair=$(field "$m" "m['fair_tasks']"); lag=$(field "$m" "m['fair_max_lag_ms']")
+check fairness_index_four_hogs "Jain $jain over $nfair tasks, max lag ${lag}ms" \
+    'python3 -c "import sys; sys.exit(not ($jain >= 0.99 and $nfair >= 4))"'
+top_ok=$(field "$m" "all(k in m['top'][0] for k in ('pid','comm','nice','weight','util_avg','load_avg','vlag_ms','migrations'))")
+check top_lists_tasks "$(field "$m" "len(m['top'])") tasks, heaviest: $(field "$m" "m['top'][0]")" '[ "$top_ok" = True ]'
+
+# --monitor sees what the instance itself reports: its tunables and its CPUs.
+lat=$(field "$m" "m['tunables']['sched_latency_us']")
+sleep 1.5  # let the instance print a block covering the same workload
+inproc_util=$(awk '/cpu  nr  util/ {inblock=1; next} inblock && $1 == 3 && NF == 6 {u=$3; inblock=0} END {print u}' "$OUT/stats-daemon.out")
+check monitor_matches_instance "monitor: sched_latency_us=$lat, cpu3 util $hog_util; in-process --stats: cpu3 util $inproc_util" \
+    '[ "$lat" = 9000 ] && [ -n "$inproc_util" ] && [ "$inproc_util" -ge 950 ]'
+slice_before=$(field "$m" "[c['slice_us'] for c in m['cpus'] if c['cpu'] == 3][0]")
+
+# --set: refused values change nothing; a good one retunes without reloading.
+msg=$($FAIRRS --set sched_latency_us=50 2>&1); rc=$?
+check set_refuses_bad_value "rc=$rc msg='$msg'" \
+    '[ $rc -ne 0 ] && has "$msg" "100..=1000000" && has "$msg" 50'
+msg=$($FAIRRS --set sched_latency_us=12000 2>&1); rc=$?
+sleep 2
+m=$(monitor_json)
+printf '%s\n' "$m" > "$OUT/monitor2.json"
+slice_after=$(field "$m" "[c['slice_us'] for c in m['cpus'] if c['cpu'] == 3][0]")
+lat=$(field "$m" "m['tunables']['sched_latency_us']")
+check set_retunes_live "rc=$rc '$msg'; cpu3 (one hog) slice ${slice_before}us -> ${slice_after}us; enable_seq $seq -> $(sx_enable_seq)" \
+    '[ $rc -eq 0 ] && [ "$lat" = 12000 ] && python3 -c "import sys; sys.exit(not ($slice_before == 9000 and $slice_after == 12000))" &&
+     [ "$(sx_enable_seq)" = "$seq" ] && [ "$(sx_state)" = enabled ]'
+check daemon_logged_retune "$(grep retuned "$OUT/stats-daemon.log")" 'grep -q "retuned sched_latency_us 9000 -> 12000" "$OUT/stats-daemon.log"'
+
+ls -l /var/run/scx/fairrs/stats > "$OUT/socket.txt" 2>&1
+check stats_socket_root_only "$(cat "$OUT/socket.txt")" 'grep -q "^srw-------" "$OUT/socket.txt"'
+
+kill $(jobs -p | grep -v "^$pid$") 2>/dev/null
+kill -INT $pid; wait $pid
+trouble=$(kernel_trouble)
+check stats_kernel_log_clean "${trouble:-clean}" '[ -z "$trouble" ]'
+echo "--- an in-process --stats block"; grep -B1 -A14 'fairness:' "$OUT/stats-daemon.out" | tail -16
