@@ -44,6 +44,7 @@ pub const STAT_NAMES: [&str; bpf_intf::fairrs_stat_FAIRRS_NR_STATS as usize] = [
     "mig_affinity",
     "balance_req",
     "lag_clamp",
+    "slice_expired",
     "slices",
     "slice_ns",
 ];
@@ -207,7 +208,7 @@ impl Metrics {
         let events_per_s = STAT_NAMES
             .iter()
             .enumerate()
-            .filter(|(_, name)| !name.starts_with("slice"))
+            .filter(|(_, name)| !matches!(**name, "slices" | "slice_ns"))
             .map(|(i, name)| (name.to_string(), delta(i) as f64 / secs))
             .collect();
         let slices = delta(bpf_intf::fairrs_stat_FAIRRS_STAT_SLICES as usize);
@@ -291,11 +292,12 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "  events/s: enq {:.0} disp {:.0} wake_idle {:.0} keep {:.0} preempt {:.0} | migrations/s: wakeup {:.1} idle {:.1} periodic {:.1} hotplug {:.1} affinity {:.1} | clamp {:.1}",
+            "  events/s: enq {:.0} disp {:.0} wake_idle {:.0} keep {:.0} expired {:.0} preempt {:.0} | migrations/s: wakeup {:.1} idle {:.1} periodic {:.1} hotplug {:.1} affinity {:.1} | clamp {:.1}",
             ev("enqueue"),
             ev("dispatch"),
             ev("wake_idle"),
             ev("keep_prev"),
+            ev("slice_expired"),
             ev("preempt"),
             ev("mig_wakeup"),
             ev("mig_idle"),
@@ -501,6 +503,7 @@ mod tests {
         let m = Metrics::between(&raw(t0, c0, vec![]), &raw(t0 + Duration::from_secs(2), c1, vec![]), 0);
         assert_eq!(m.events_per_s["enqueue"], 100.0);
         assert!(!m.events_per_s.contains_key("slice_ns"));
+        assert!(m.events_per_s.contains_key("slice_expired"));
         assert_eq!(m.avg_slice_us, 3000.0);
         // Offline CPUs are left out of the spread, the CPU list and util.
         assert_eq!(m.vruntime_spread_ms, 4.0);

@@ -4,7 +4,9 @@
 # Boot the cached sched_ext kernel in a virtme-ng VM on the host's own root
 # (read-only) and run one guest command; exit with the guest command's code.
 #
-#   vm/run.sh [--cpus N] [--memory SIZE] [--numa SPEC]... [--out DIR] -- 'guest command'
+#   vm/run.sh [--kernel SERIES] [--cpus N] [--memory SIZE] [--numa SPEC]... [--out DIR] -- 'guest command'
+#
+# --kernel picks a kernel series vm/setup.sh has fetched (7 by default, 6.16, 6.18).
 #
 # --out DIR is shared read-write at the same path in the guest, and the guest
 # command gets it as $OUT, for results that must survive the VM (the console
@@ -17,14 +19,10 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
-KENV="$CACHE_DIR/kernel.env"
-[ -f "$KENV" ] || { echo "vm/run.sh: no kernel set up; run vm/setup.sh first" >&2; exit 1; }
-# shellcheck disable=SC1090
-. "$KENV"
-
-cpus=4 memory=2G out="" extra=()
+cpus=4 memory=2G out="" extra=() series=7
 while [ $# -gt 0 ]; do
     case "$1" in
+        --kernel) series=$2; shift 2 ;;
         --cpus) cpus=$2; shift 2 ;;
         --memory) memory=$2; shift 2 ;;
         --numa) extra+=(--numa "$2"); shift 2 ;;
@@ -34,6 +32,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ $# -ge 1 ] || { echo "usage: vm/run.sh [options] -- 'guest command'" >&2; exit 2; }
+
+KENV="$CACHE_DIR/kernel.env"
+[ "$series" = 7 ] || KENV="$CACHE_DIR/kernel-$series.env"
+[ -f "$KENV" ] || { echo "vm/run.sh: kernel series $series is not set up; run vm/setup.sh $series" >&2; exit 1; }
+# shellcheck disable=SC1090
+. "$KENV"
 
 kvm_mode() {
     case "${SCX_FAIRRS_KVM:-auto}" in

@@ -9,13 +9,16 @@
 #      on the host to boot a guest from the host's own root (busybox, kmod, udev);
 #   2. virtme-ng itself (PyPI);
 #   3. a sched_ext kernel from Debian's trixie-backports suite, resolved to the
-#      newest 7.x build at set-up time, fetched through a private apt
+#      newest build of a series at set-up time, fetched through a private apt
 #      configuration (the host's sources are never touched for trixie), cached
 #      under ~/.cache/scx_fairrs/kernel/<ver>, with its modules installed in
 #      /usr/lib/modules/<ver> because the guest boots on the host's root.
 #
+#   vm/setup.sh [SERIES]    SERIES: 7 (default: the newest 7.x), 6.16 or 6.18
+#
 # Prints nothing but progress; the last line is the path of the kernel's
-# environment file (vm/kernel.env style: KVER=, VMLINUZ=, KCONFIG=).
+# environment file (KVER=, VMLINUZ=, KCONFIG=, KBOOT=): kernel.env for the
+# default series, kernel-<SERIES>.env for the others.
 set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -60,7 +63,12 @@ fi
 command -v vng >/dev/null || { log "vng not on PATH after pip install"; exit 1; }
 
 # --- 3. the sched_ext kernel ------------------------------------------------
-KENV="$CACHE_DIR/kernel.env"
+SERIES=${1:-7}
+case "$SERIES" in
+    7) KENV="$CACHE_DIR/kernel.env" ;;
+    6.16|6.18) KENV="$CACHE_DIR/kernel-$SERIES.env" ;;
+    *) log "unknown kernel series '$SERIES' (7, 6.16 or 6.18)"; exit 2 ;;
+esac
 if [ -f "$KENV" ]; then
     # shellcheck disable=SC1090
     . "$KENV"
@@ -86,14 +94,22 @@ APT_OPTS=(-o "Dir::Etc::SourceList=$APT_DIR/etc/sources.list"
           -o "Debug::NoLocking=1"
           -o "APT::Sandbox::User=root")
 
-log "resolving the newest 7.x kernel in trixie-backports"
+log "resolving the newest $SERIES kernel in trixie-backports"
 apt-get "${APT_OPTS[@]}" update -qq
-# Package names look like linux-binary-unsigned-7.3.4+deb13-amd64; pick the
-# highest version by dpkg ordering.
-KVER=$(apt-cache "${APT_OPTS[@]}" pkgnames linux-binary-unsigned-7. \
-        | sed -n 's/^linux-binary-unsigned-\(7\.[0-9.]*+deb13-amd64\)$/\1/p' \
+# 7.x ships as linux-binary-unsigned-<ver> + linux-modules-<ver> + linux-base-<ver>
+# (config, System.map); 6.x as one linux-image-<ver> with /boot/config-<ver>.
+# Pick the highest version of the series by version ordering.
+if [ "$SERIES" = 7 ]; then
+    PKG_PREFIX=linux-binary-unsigned-
+    VER_RE='7\.[0-9.]*+deb13-amd64'
+else
+    PKG_PREFIX=linux-image-
+    VER_RE="${SERIES//./\\.}\\.[0-9]*+deb13-amd64"
+fi
+KVER=$(apt-cache "${APT_OPTS[@]}" pkgnames "$PKG_PREFIX${SERIES}." \
+        | sed -n "s/^$PKG_PREFIX\($VER_RE\)\$/\1/p" \
         | sort -V | tail -n 1)
-[ -n "$KVER" ] || { log "no linux-binary-unsigned-7.x+deb13-amd64 in trixie-backports"; exit 1; }
+[ -n "$KVER" ] || { log "no $PKG_PREFIX$SERIES.x+deb13-amd64 in trixie-backports"; exit 1; }
 log "kernel: $KVER"
 
 KDIR="$CACHE_DIR/kernel/$KVER"
@@ -104,7 +120,12 @@ mkdir -p "$DEBS" "$ROOT"
     cd "$DEBS"
     # 7.x splits the kernel in three: the image, its modules, and linux-base-<ver>
     # (config, System.map, modules.builtin*).
-    for pkg in "linux-binary-unsigned-$KVER" "linux-modules-$KVER" "linux-base-$KVER"; do
+    if [ "$SERIES" = 7 ]; then
+        pkgs=("linux-binary-unsigned-$KVER" "linux-modules-$KVER" "linux-base-$KVER")
+    else
+        pkgs=("linux-image-$KVER")
+    fi
+    for pkg in "${pkgs[@]}"; do
         ls "${pkg}"_*.deb >/dev/null 2>&1 || apt-get "${APT_OPTS[@]}" download -qq "$pkg" 2>/dev/null
     done
 )
@@ -113,6 +134,7 @@ for deb in "$DEBS"/*.deb; do
 done
 
 MODSRC="$ROOT/usr/lib/modules/$KVER"
+[ -d "$MODSRC" ] || MODSRC="$ROOT/lib/modules/$KVER"
 VMLINUZ="$MODSRC/vmlinuz.unsigned"
 [ -f "$VMLINUZ" ] || VMLINUZ="$ROOT/boot/vmlinuz-$KVER"
 KCONFIG="$MODSRC/config"

@@ -8,6 +8,7 @@
 #
 #   vm/test.sh            all suites
 #   vm/test.sh lifecycle  only the named suites (tests/vm/<name>.sh)
+#   vm/test.sh smoke@6.16 a suite on another kernel series (see vm/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,29 +24,37 @@ echo "== host tests"
 cargo test --release --locked --workspace
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa stats)
+[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa stats smoke@6.16 smoke@6.18)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
 passed=0 failed=0
-for suite in "${suites[@]}"; do
-    echo "== vm suite: $suite"
-    out="$out_root/$suite"
+for name in "${suites[@]}"; do
+    suite=${name%@*}
+    series=7
+    [ "$suite" = "$name" ] || series=${name#*@}
+    echo "== vm suite: $suite on kernel series $series"
+    out="$out_root/$name"
+    if ! bash vm/setup.sh "$series" >/dev/null; then
+        echo "FAIL $name: kernel series $series could not be set up"
+        failed=$((failed + 1))
+        continue
+    fi
     mkdir -p "$out"
     start=$(date +%s)
     rc=0
     # A suite may ask for a VM shape on a "# vm-args:" line (e.g. NUMA nodes).
     read -r -a vmargs <<< "$(sed -n 's/^# vm-args: //p' "tests/vm/$suite.sh")"
-    vm/run.sh "${vmargs[@]}" --out "$out" -- "sh tests/vm/$suite.sh" 2>&1 | tee "$out/console.log" || rc=$?
-    echo "vm suite $suite: guest exit $rc after $(( $(date +%s) - start ))s"
+    vm/run.sh --kernel "$series" "${vmargs[@]}" --out "$out" -- "sh tests/vm/$suite.sh" 2>&1 | tee "$out/console.log" || rc=$?
+    echo "vm suite $name: guest exit $rc after $(( $(date +%s) - start ))s"
     if [ ! -s "$out/results.txt" ]; then
-        echo "FAIL $suite: the guest produced no results (boot or harness failure)"
+        echo "FAIL $name: the guest produced no results (boot or harness failure)"
         failed=$((failed + 1))
         continue
     fi
     p=$(grep -c '^ok ' "$out/results.txt" || true)
     f=$(grep -c '^FAIL ' "$out/results.txt" || true)
     passed=$((passed + p)); failed=$((failed + f))
-    echo "-- $suite results"; cat "$out/results.txt"
+    echo "-- $name results"; sed "s/^\(ok\|FAIL\) /\1 [$series] /" "$out/results.txt"
 done
 
 echo "vm results kept in $out_root"

@@ -181,8 +181,13 @@ static __always_inline bool balance_periodic_candidate(struct task_struct *p,
 
 /*
  * Serve a pull request the periodic balancer left for @dst: move one task from
- * the requested queue into @dst's own queue, its vruntime rebased onto @dst's
- * floor so it queues fairly among @dst's tasks.
+ * the requested queue into @dst's own queue, keyed by its vruntime rebased
+ * onto @dst's floor so it queues fairly among @dst's tasks.
+ *
+ * The task's context is left alone here: this CPU does not hold the task's
+ * run-queue lock, and only callbacks that do may change its queue and load
+ * accounting (two CPUs rehoming one task at once would double-count). When the
+ * task starts running, ops.running rehomes it as for any pulled task.
  */
 static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx *dctx)
 {
@@ -204,16 +209,16 @@ static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 
 	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
 		struct task_ctx *tctx = task_ctx(p);
-		u64 key;
 
 		if (!tctx || tctx->queue_cpu != src ||
 		    !balance_periodic_candidate(p, tctx, dst, max_load, now))
 			continue;
-		key = vtime_rebase(tctx->vruntime, sctx, dctx);
-		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER, key);
+		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER,
+					   vtime_rebase(tctx->vruntime, sctx, dctx));
 		if (scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, cpu_dsq(dst), 0)) {
-			vtime_move_queue(tctx, dst);
+			/* Only a marker against bouncing; races are harmless. */
 			tctx->lb_round = lb_round;
+			sctx->lb_src_round = lb_round;
 			stat_inc(FAIRRS_STAT_MIGRATE_PERIODIC);
 			return;
 		}
@@ -242,6 +247,12 @@ static __always_inline void balance_periodic(void)
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
 		if (!cctx || !cctx->online || !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+			continue;
+		/*
+		 * A queue that gave a task last round still counts its load until
+		 * the puller runs it: let it settle before it gives again.
+		 */
+		if (lb_round - cctx->lb_src_round <= 1)
 			continue;
 		if (balance_load(cctx) > most) {
 			most = balance_load(cctx);

@@ -58,6 +58,7 @@ enum fairrs_stat {
 	FAIRRS_STAT_MIGRATE_AFFINITY,	/* moved by the kernel (affinity, cpuset) */
 	FAIRRS_STAT_BALANCE_REQ,	/* periodic balancer found an imbalance worth a move */
 	FAIRRS_STAT_LAG_CLAMP,		/* starvation guard shortened a task's lag */
+	FAIRRS_STAT_SLICE_EXPIRED,	/* stopped runnable with its slice used up (or cut by a preemption kick or yield) */
 	FAIRRS_STAT_SLICES,		/* slices granted */
 	FAIRRS_STAT_SLICE_NS,		/* their total length, ns (average = this / SLICES) */
 	FAIRRS_NR_STATS,
@@ -105,6 +106,8 @@ struct fairrs_cpu_ctx {
 	u64	last_slice_ns;
 	/* Periodic balancer's request: pull a task from this CPU's queue, or -1. */
 	s32	pull_src;
+	/* Balancing round in which this queue last gave a task away. */
+	u64	lb_src_round;
 	/* Non-zero while the CPU is online (ops.cpu_online / cpu_offline). */
 	u32	online;
 	/*

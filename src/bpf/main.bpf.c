@@ -255,6 +255,8 @@ void BPF_STRUCT_OPS(fairrs_stopping, struct task_struct *p, bool runnable)
 	if (!tctx || !cctx)
 		return;
 	vtime_charge(p, tctx);
+	if (runnable && !p->scx.slice)
+		stat_inc(FAIRRS_STAT_SLICE_EXPIRED);
 	tctx->last_ran_ns = scx_bpf_now();
 	load_task_update(tctx);
 	tctx->is_running = false;

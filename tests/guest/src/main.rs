@@ -502,11 +502,14 @@ fn numa(secs: Duration) {
 }
 
 /// `spin`: N threads pinned to one CPU, each busy `duty` % of every 10 ms,
-/// for `secs`; prints "tid <tid>" per thread so a test can find them.
+/// for `secs`; prints "tid <tid>" per thread so a test can find them. With
+/// duty < 100 the first thread also prints "duty <fraction>" every second:
+/// the share of wall time it really spent busy over the last second, which
+/// under emulation falls short of the target as sleeps overrun.
 fn spin(cpu: usize, threads: usize, duty: u32, secs: Duration) {
     let ready = Arc::new(Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
-        .map(|_| {
+        .map(|i| {
             let ready = ready.clone();
             thread::spawn(move || {
                 pin_self(cpu);
@@ -515,14 +518,22 @@ fn spin(cpu: usize, threads: usize, duty: u32, secs: Duration) {
                 let period = Duration::from_millis(10);
                 let busy = period * duty / 100;
                 let start = Instant::now();
+                let (mut window, mut busy_in_window) = (Instant::now(), Duration::ZERO);
                 let mut x = 0u64;
                 while start.elapsed() < secs {
                     let t0 = Instant::now();
                     while t0.elapsed() < busy {
                         x = std::hint::black_box(x.wrapping_add(1));
                     }
+                    busy_in_window += t0.elapsed();
                     if duty < 100 {
                         thread::sleep(period - busy);
+                        if i == 0 && window.elapsed() >= Duration::from_secs(1) {
+                            use std::io::Write;
+                            println!("duty {:.4}", busy_in_window.as_secs_f64() / window.elapsed().as_secs_f64());
+                            let _ = std::io::stdout().flush();
+                            (window, busy_in_window) = (Instant::now(), Duration::ZERO);
+                        }
                     }
                 }
             })

@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the smoke suite, run on the other kernels the project supports
+# (vm/test.sh smoke@6.16 smoke@6.18): the BPF program passes this kernel's
+# verifier, attaches, survives a mixed stress run with affinity churn, serves
+# its stats (task iterator, PELT), and detaches cleanly.
+. tests/vm/lib.sh
+dmesg -C
+echo "== kernel $(uname -r)"
+
+$FAIRRS --stats 5 > "$OUT/smoke-stats.out" 2> "$OUT/smoke-daemon.log" &
+pid=$!
+wait_state enabled 180
+check smoke_attached "kernel $(uname -r): state=$(sx_state) ops=$(sx_ops); $(grep -m1 -o 'attached on.*' "$OUT/smoke-daemon.log")" \
+    '[ "$(sx_state)" = enabled ] && [ "$(sx_ops)" = fairrs ]'
+seq=$(sx_enable_seq)
+
+(cd /tmp && stress-ng -t 15 -c 4 -f 2 --pipe 2 --yield 2 --affinity 1 --affinity-delay 1 \
+    --temp-path /tmp) > "$OUT/smoke-stress.log" 2>&1
+src=$?
+check smoke_stress "stress-ng rc=$src; state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" \
+    '[ $src -eq 0 ] && [ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ]'
+
+m=$(timeout 20 $FAIRRS --monitor 1 --json --top 5 2>/dev/null | python3 tests/vm/first_json.py)
+ntop=$(printf '%s' "$m" | python3 -c "import json,sys; m=json.load(sys.stdin); print(len(m['top']), len(m['cpus']))")
+check smoke_monitor "top tasks, cpus: $ntop" '[ "$ntop" = "5 4" ]'
+
+kill -INT $pid
+wait $pid
+drc=$?
+wait_state disabled 30
+check smoke_detached "daemon rc=$drc state=$(sx_state)" '[ $drc -eq 0 ] && [ "$(sx_state)" = disabled ]'
+trouble=$(kernel_trouble)
+check smoke_kernel_log_clean "${trouble:-clean}" '[ -z "$trouble" ]'
