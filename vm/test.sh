@@ -33,8 +33,8 @@ for name in "${suites[@]}"; do
     series=7
     [ "$suite" = "$name" ] || series=${name#*@}
     echo "== vm suite: $suite on kernel series $series"
-    out="$out_root/$name"
-    if ! bash vm/setup.sh "$series" >/dev/null; then
+    out="$out_root/${name/@/-on-}"
+    if ! bash vm/setup.sh "$series" >/dev/null 2>&1; then
         echo "FAIL $name: kernel series $series could not be set up"
         failed=$((failed + 1))
         continue

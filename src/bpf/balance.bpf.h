@@ -287,6 +287,11 @@ static __always_inline void balance_periodic(void)
 
 	max_load = balance_half_gap(sctx, dctx);
 	now = scx_bpf_now();
+	/*
+	 * A timer callback is not an RCU read-side section by itself, and
+	 * iterating a DSQ needs one (older kernels' verifiers insist).
+	 */
+	bpf_rcu_read_lock();
 	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
 		struct task_ctx *tctx = task_ctx(p);
 
@@ -295,6 +300,7 @@ static __always_inline void balance_periodic(void)
 			break;
 		}
 	}
+	bpf_rcu_read_unlock();
 	if (!found)
 		return;
 

@@ -20,7 +20,7 @@ run_cases "$OUT/balance-kernel.txt"
 
 $FAIRRS --stats 5 > "$OUT/balance-daemon.log" 2>&1 &
 pid=$!
-if ! wait_state enabled 180; then
+if ! wait_state enabled 180 $pid; then
     fail balance_attach "scx_fairrs did not attach: $(cat "$OUT/balance-daemon.log")"
     exit 0
 fi

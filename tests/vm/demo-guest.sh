@@ -8,7 +8,7 @@ secs=${1:-20}
 echo "== kernel $(uname -r), $(nproc) CPUs; starting scx_fairrs --stats 2"
 $FAIRRS --stats 2 &
 pid=$!
-wait_state enabled 180 || { echo "scx_fairrs did not attach"; exit 1; }
+wait_state enabled 180 $pid || { echo "scx_fairrs did not attach"; exit 1; }
 echo "== sched_ext state: $(sx_state), ops: $(sx_ops)"
 
 echo "== workload: stress-ng cpu x4, nice-5 cpu x2, pipe x2, fork x2 for ${secs}s"

@@ -13,7 +13,7 @@ $BENCH fairness --secs "$SECS" | tee "$OUT/kernel.txt"
 
 $FAIRRS > "$OUT/fairness-daemon.log" 2>&1 &
 pid=$!
-if ! wait_state enabled 180; then
+if ! wait_state enabled 180 $pid; then
     fail fairness_attach "scx_fairrs did not attach: $(cat "$OUT/fairness-daemon.log")"
     exit 0
 fi

@@ -21,12 +21,14 @@ sx_state() { cat "$SCX/state" 2>/dev/null || echo missing; }
 sx_ops() { cat "$SCX/root/ops" 2>/dev/null || echo none; }
 sx_enable_seq() { cat "$SCX/enable_seq" 2>/dev/null || echo -1; }
 
-# wait_state STATE SECONDS: poll until sched_ext reports STATE.
+# wait_state STATE SECONDS [PID]: poll until sched_ext reports STATE; give up
+# early if PID (the daemon) has exited.
 wait_state() {
-    local want=$1 limit=$2 i=0
+    local want=$1 limit=$2 pid=${3:-} i=0
     while [ "$(sx_state)" != "$want" ]; do
         i=$((i + 1))
         [ "$i" -le $((limit * 4)) ] || return 1
+        [ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || return 1
         sleep 0.25
     done
 }

@@ -22,7 +22,7 @@ seq0=$(sx_enable_seq)
 t0=$(date +%s)
 $FAIRRS --stats 5 > "$OUT/stats.log" 2> "$LOG" &
 pid=$!
-wait_state enabled 180
+wait_state enabled 180 $pid
 check attached "state=$(sx_state) ops=$(sx_ops) after $(( $(date +%s) - t0 ))s" \
     '[ "$(sx_state)" = enabled ] && [ "$(sx_ops)" = fairrs ] && [ "$(sx_enable_seq)" -gt "$seq0" ]'
 seq1=$(sx_enable_seq)

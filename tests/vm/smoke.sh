@@ -10,7 +10,7 @@ echo "== kernel $(uname -r)"
 
 $FAIRRS --stats 5 > "$OUT/smoke-stats.out" 2> "$OUT/smoke-daemon.log" &
 pid=$!
-wait_state enabled 180
+wait_state enabled 180 $pid
 check smoke_attached "kernel $(uname -r): state=$(sx_state) ops=$(sx_ops); $(grep -m1 -o 'attached on.*' "$OUT/smoke-daemon.log")" \
     '[ "$(sx_state)" = enabled ] && [ "$(sx_ops)" = fairrs ]'
 seq=$(sx_enable_seq)

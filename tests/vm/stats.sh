@@ -19,7 +19,7 @@ blocks() { grep -c 'cpu  nr  util' "$OUT/stats-daemon.out"; }
 
 $FAIRRS --sched-latency-us 9000 --stats 1 --top 3 > "$OUT/stats-daemon.out" 2> "$OUT/stats-daemon.log" &
 pid=$!
-wait_state enabled 180 || { fail stats_attach "did not attach: $(cat "$OUT/stats-daemon.log")"; exit 0; }
+wait_state enabled 180 $pid || { fail stats_attach "did not attach: $(cat "$OUT/stats-daemon.log")"; exit 0; }
 seq=$(sx_enable_seq)
 
 # Workloads: a 50 %-duty task alone on CPU 2, a hog alone on CPU 3, four
