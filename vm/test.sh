@@ -44,7 +44,10 @@ for name in "${suites[@]}"; do
     rc=0
     # A suite may ask for a VM shape on a "# vm-args:" line (e.g. NUMA nodes).
     read -r -a vmargs <<< "$(sed -n 's/^# vm-args: //p' "tests/vm/$suite.sh")"
-    vm/run.sh --kernel "$series" "${vmargs[@]}" --out "$out" -- "sh tests/vm/$suite.sh" 2>&1 | tee "$out/console.log" || rc=$?
+    # A suite that hangs (a stuck boot, a wedged guest) must not hang CI.
+    timeout --kill-after=30 "${SCX_FAIRRS_SUITE_TIMEOUT:-900}" \
+        vm/run.sh --kernel "$series" "${vmargs[@]}" --out "$out" -- "sh tests/vm/$suite.sh" 2>&1 \
+        | tee "$out/console.log" || rc=$?
     echo "vm suite $name: guest exit $rc after $(( $(date +%s) - start ))s"
     if [ ! -s "$out/results.txt" ]; then
         echo "FAIL $name: the guest produced no results (boot or harness failure)"

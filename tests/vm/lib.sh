@@ -50,3 +50,35 @@ kernel_trouble() {
     dmesg | grep -E 'BUG:|WARNING:|[^a-zA-Z]stall|hung_task|soft lockup|hard LOCKUP|runtime error|sched_ext: .*disabled \(' \
           | grep -v 'unregistered from user space' || true
 }
+
+# side_by_side NAME 'COMMAND': run COMMAND (a measurement that prints
+# "RESULT <case> <value> <lo> <hi> <detail>" lines) under the kernel's own
+# scheduler, then under scx_fairrs, in this boot. One check per case: the
+# scx_fairrs figure within its bounds, the kernel's figure and detail beside
+# it; plus a check that scx_fairrs stayed attached throughout. Results go to
+# $OUT/NAME-kernel.txt and $OUT/NAME-fairrs.txt.
+side_by_side() {
+    local name=$1 cmd=$2 pid seq
+    echo "== $name under the kernel's scheduler ($(uname -r))"
+    eval "$cmd" | tee "$OUT/$name-kernel.txt"
+
+    $FAIRRS > "$OUT/$name-daemon.log" 2>&1 &
+    pid=$!
+    if ! wait_state enabled 180 $pid; then
+        fail "${name}_attach" "scx_fairrs did not attach: $(cat "$OUT/$name-daemon.log")"
+        return 1
+    fi
+    seq=$(sx_enable_seq)
+    echo "== $name under scx_fairrs"
+    eval "$cmd" | tee "$OUT/$name-fairrs.txt"
+    check "${name}_scheduler_stayed_attached" "state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" \
+        '[ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ] && kill -0 $pid'
+    kill -INT $pid
+    wait $pid
+
+    grep '^RESULT' "$OUT/$name-fairrs.txt" | while read -r _ case value lo hi detail; do
+        kernel=$(awk -v c="$case" '$1 == "RESULT" && $2 == c { $1 = $2 = $4 = $5 = ""; print }' "$OUT/$name-kernel.txt")
+        check "$case" "scx_fairrs $value (bounds $lo..$hi): $detail | kernel:${kernel:- n/a}" \
+            'awk -v v="$value" -v lo="$lo" -v hi="$hi" "BEGIN { exit !(v >= lo && v <= hi) }"'
+    done
+}
