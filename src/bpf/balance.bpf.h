@@ -181,15 +181,18 @@ static __always_inline bool balance_periodic_candidate(struct task_struct *p,
 
 /*
  * Serve a pull request the periodic balancer left for @dst: move one task from
- * the requested queue into @dst's own queue, keyed by its vruntime rebased
- * onto @dst's floor so it queues fairly among @dst's tasks.
+ * the requested queue to @dst's local queue, so it runs next here. Returns
+ * true when a task was moved.
  *
- * The task's context is left alone here: this CPU does not hold the task's
- * run-queue lock, and only callbacks that do may change its queue and load
- * accounting (two CPUs rehoming one task at once would double-count). When the
- * task starts running, ops.running rehomes it as for any pulled task.
+ * The task goes to the local queue, not to @dst's vruntime queue: the kernel
+ * then migrates it to @dst's run queue at once, which keeps every vruntime
+ * queue holding only tasks of its own CPU's run queue. A task parked in
+ * another CPU's queue while still on the old run queue would be stranded there
+ * if that CPU went offline (the kernel only moves a dying CPU's own tasks).
+ * The task's context is left alone: this CPU does not hold the task's
+ * run-queue lock; ops.running rehomes its vruntime and load, as for any pull.
  */
-static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx *dctx)
+static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx *dctx)
 {
 	struct fairrs_cpu_ctx *sctx;
 	struct task_struct *p;
@@ -197,14 +200,14 @@ static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	s32 src = dctx->pull_src;
 
 	if (src < 0)
-		return;
+		return false;
 	dctx->pull_src = -1;
 	sctx = cpu_ctx(src);
 	if (!sctx || src == dst)
-		return;
+		return false;
 	max_load = balance_half_gap(sctx, dctx);
 	if (!max_load)
-		return;
+		return false;
 	now = scx_bpf_now();
 
 	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
@@ -213,16 +216,15 @@ static __always_inline void balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 		if (!tctx || tctx->queue_cpu != src ||
 		    !balance_periodic_candidate(p, tctx, dst, max_load, now))
 			continue;
-		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER,
-					   vtime_rebase(tctx->vruntime, sctx, dctx));
-		if (scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, cpu_dsq(dst), 0)) {
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
 			/* Only a marker against bouncing; races are harmless. */
 			tctx->lb_round = lb_round;
 			sctx->lb_src_round = lb_round;
 			stat_inc(FAIRRS_STAT_MIGRATE_PERIODIC);
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 /*

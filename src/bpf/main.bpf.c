@@ -157,7 +157,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 	if (!cctx)
 		return;
 
-	balance_serve_request(cpu, cctx);
+	if (balance_serve_request(cpu, cctx))
+		return;
 
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
 		struct task_ctx *tctx = task_ctx(prev);
