@@ -100,6 +100,22 @@ static __always_inline struct fairrs_cpu_ctx *cpu_ctx(s32 cpu)
 	return &cpu_ctxs[cpu & (FAIRRS_MAX_CPUS - 1)];
 }
 
+/*
+ * The contexts a callback about @p works with: @p's own and that of the CPU
+ * it is on. Returns that CPU, or -1 when a context is missing (which only
+ * happens for a task that init_task never saw).
+ */
+static __always_inline s32 task_cpu_ctxs(const struct task_struct *p,
+					 struct task_ctx **tctx,
+					 struct fairrs_cpu_ctx **cctx)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	*tctx = task_ctx(p);
+	*cctx = cpu_ctx(cpu);
+	return *tctx && *cctx ? cpu : -1;
+}
+
 /* Each CPU's vruntime-ordered queue is the user DSQ whose id is the CPU id. */
 static __always_inline u64 cpu_dsq(s32 cpu)
 {

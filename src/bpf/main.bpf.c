@@ -84,13 +84,12 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
  */
 void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
-	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
-	struct task_ctx *tctx = task_ctx(p);
+	struct fairrs_cpu_ctx *cctx;
+	struct task_ctx *tctx;
+	s32 cpu, from;
 
-	s32 from;
-
-	if (!tctx || !cctx)
+	cpu = task_cpu_ctxs(p, &tctx, &cctx);
+	if (cpu < 0)
 		return;
 	/* PELT first, for the time it spent asleep. */
 	load_task_update(tctx);
@@ -113,12 +112,12 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
  */
 void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
-	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
-	struct task_ctx *tctx = task_ctx(p);
-	s32 from;
+	struct fairrs_cpu_ctx *cctx;
+	struct task_ctx *tctx;
+	s32 cpu, from;
 
-	if (!tctx || !cctx) {
+	cpu = task_cpu_ctxs(p, &tctx, &cctx);
+	if (cpu < 0) {
 		/* No context (cannot happen after init_task): keep it runnable. */
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, tun.min_granularity_ns, enq_flags);
 		return;
@@ -202,12 +201,13 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
  */
 void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
-	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
-	struct task_ctx *tctx = task_ctx(p);
+	struct fairrs_cpu_ctx *cctx;
+	struct task_ctx *tctx;
+	s32 cpu;
 	u64 slice;
 
-	if (!tctx || !cctx)
+	cpu = task_cpu_ctxs(p, &tctx, &cctx);
+	if (cpu < 0)
 		return;
 	vtime_move_queue(tctx, cpu);
 	load_task_update(tctx);
@@ -231,11 +231,12 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 /* Scheduler tick while @p runs: keep its vruntime and the floor current. */
 void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
-	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
-	struct task_ctx *tctx = task_ctx(p);
+	struct fairrs_cpu_ctx *cctx;
+	struct task_ctx *tctx;
+	s32 cpu;
 
-	if (!tctx || !cctx)
+	cpu = task_cpu_ctxs(p, &tctx, &cctx);
+	if (cpu < 0)
 		return;
 	vtime_charge(p, tctx);
 	load_task_update(tctx);
@@ -249,11 +250,12 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 /* @p stops running (slice used up, preempted, or going to sleep). */
 void BPF_STRUCT_OPS(fairrs_stopping, struct task_struct *p, bool runnable)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
-	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
-	struct task_ctx *tctx = task_ctx(p);
+	struct fairrs_cpu_ctx *cctx;
+	struct task_ctx *tctx;
+	s32 cpu;
 
-	if (!tctx || !cctx)
+	cpu = task_cpu_ctxs(p, &tctx, &cctx);
+	if (cpu < 0)
 		return;
 	vtime_charge(p, tctx);
 	if (runnable && !p->scx.slice)

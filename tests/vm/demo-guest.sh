@@ -15,6 +15,5 @@ echo "== workload: stress-ng cpu x4, nice-5 cpu x2, pipe x2, fork x2 for ${secs}
 (cd /tmp && stress-ng -t "$secs" -c 4 --pipe 2 --fork 2 --temp-path /tmp --metrics-brief 2>&1 &
  nice -n 5 stress-ng -t "$secs" -c 2 --temp-path /tmp --metrics-brief 2>&1; wait)
 
-kill -INT $pid
-wait $pid
-echo "== scx_fairrs exited with $?; sched_ext state: $(sx_state)"
+stop_daemon $pid 60
+echo "== scx_fairrs exited with $DAEMON_RC; sched_ext state: $(sx_state)"

@@ -7,6 +7,8 @@ OUT=${OUT:-/tmp/fairrs-out}
 RESULTS="$OUT/results.txt"
 SCX=/sys/kernel/sched_ext
 mkdir -p "$OUT"
+# The host tells a boot that never reached the suite from a suite that hung.
+[ -f "$OUT/guest-started" ] || echo "$(uname -r) $(date +%s)" > "$OUT/guest-started"
 
 # Every check prints and records one line: "ok <name>: <detail>" or
 # "FAIL <name>: <detail>". The host counts them.
@@ -43,6 +45,41 @@ wait_enable_seq() {
     done
 }
 
+# stop_daemon PID SECONDS: SIGINT the daemon and wait for it, at most SECONDS;
+# its exit code lands in $DAEMON_RC (not printed: a command substitution is a
+# subshell, which cannot wait for this shell's children). A daemon that does not exit in time is a
+# failure in itself: its kernel stacks, the sched_ext state and the blocked
+# tasks (sysrq-w) go to $OUT/stuck-daemon.txt and the console before it is
+# killed, so a hang in CI leaves evidence instead of a suite timeout.
+stop_daemon() {
+    local pid=$1 limit=$2 i=0
+    kill -INT "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt $((limit * 4)) ]; then
+            {
+                echo "--- daemon $pid still running ${limit}s after SIGINT; state=$(sx_state)"
+                for t in /proc/"$pid"/task/*; do
+                    echo "task ${t##*/} $(cat "$t/comm" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+                    cat "$t/stack" 2>/dev/null
+                done
+                echo w > /proc/sysrq-trigger 2>/dev/null
+                sleep 1
+                echo "--- kernel log tail"
+                dmesg | tail -n 150
+            } > "$OUT/stuck-daemon.txt" 2>&1
+            cat "$OUT/stuck-daemon.txt"
+            kill -KILL "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            DAEMON_RC=124
+            return
+        fi
+        sleep 0.25
+    done
+    wait "$pid"
+    DAEMON_RC=$?
+}
+
 # Kernel log lines that mean something went wrong under the scheduler.
 # "disabled (unregistered from user space)" is the normal detach message;
 # the sched_ext watchdog says "runnable task stall", RCU "self-detected stall".
@@ -73,8 +110,8 @@ side_by_side() {
     eval "$cmd" | tee "$OUT/$name-fairrs.txt"
     check "${name}_scheduler_stayed_attached" "state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" \
         '[ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ] && kill -0 $pid'
-    kill -INT $pid
-    wait $pid
+    stop_daemon $pid 60
+    check "${name}_daemon_exited" "daemon rc=$DAEMON_RC state=$(sx_state)" '[ "$DAEMON_RC" = 0 ]'
 
     grep '^RESULT' "$OUT/$name-fairrs.txt" | while read -r _ case value lo hi detail; do
         kernel=$(awk -v c="$case" '$1 == "RESULT" && $2 == c { $1 = $2 = $4 = $5 = ""; print }' "$OUT/$name-kernel.txt")
@@ -82,3 +119,27 @@ side_by_side() {
             'awk -v v="$value" -v lo="$lo" -v hi="$hi" "BEGIN { exit !(v >= lo && v <= hi) }"'
     done
 }
+
+# A suite still running after $SUITE_BUDGET seconds (the host's limit for the
+# boot, less a margin; vm/test.sh sets it) leaves evidence before the host
+# kills the VM: what every task is blocked on, the scheduler state, the tail
+# of the kernel log. Silent timeouts in CI cannot be diagnosed. This stays
+# last in the file: the watchdog's subshell only knows the functions defined
+# before it starts.
+suite_watchdog() {
+    sleep "$1"
+    {
+        echo "--- guest watchdog: suite still running after ${1}s; sched_ext state=$(sx_state)"
+        ps -eo pid,stat,wchan:32,etime,args 2>/dev/null | grep -v ' \[' | head -n 60
+        echo w > /proc/sysrq-trigger 2>/dev/null
+        sleep 2
+        echo "--- kernel log tail"
+        dmesg | tail -n 200
+    } > "$OUT/guest-watchdog.txt" 2>&1
+    cat "$OUT/guest-watchdog.txt"
+}
+if [ -n "${SUITE_BUDGET:-}" ]; then
+    suite_watchdog "$SUITE_BUDGET" &
+    WATCHDOG_PID=$!
+    trap 'kill $WATCHDOG_PID 2>/dev/null' EXIT
+fi

@@ -61,9 +61,8 @@ trouble=$(kernel_trouble)
 check kernel_log_clean_through_hotplug "${trouble:-clean}" '[ -z "$trouble" ]'
 
 # --- detach on SIGINT ---------------------------------------------------------
-kill -INT $pid
-wait $pid
-drc=$?
+stop_daemon $pid 60
+drc=$DAEMON_RC
 wait_state disabled 30
 check sigint_detaches "daemon rc=$drc state=$(sx_state)" \
     '[ $drc -eq 0 ] && [ "$(sx_state)" = disabled ]'
