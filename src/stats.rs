@@ -285,11 +285,16 @@ impl Metrics {
             self.avg_slice_us,
             self.vruntime_spread_ms
         );
-        let _ = writeln!(
-            out,
-            "  fairness: {} tasks sampled, Jain {:.4}, max lag {:.2}ms",
-            self.fair_tasks, self.fair_jain, self.fair_max_lag_ms
-        );
+        if self.fair_tasks > 0 {
+            let _ = writeln!(
+                out,
+                "  fairness: {} tasks sampled, Jain {:.4}, max lag {:.2}ms",
+                self.fair_tasks, self.fair_jain, self.fair_max_lag_ms
+            );
+        } else {
+            // An index over no tasks would read as "perfectly fair".
+            let _ = writeln!(out, "  fairness: n/a (no two tasks shared a queue for the whole interval)");
+        }
         let _ = writeln!(
             out,
             "  events/s: enq {:.0} disp {:.0} wake_idle {:.0} keep {:.0} expired {:.0} preempt {:.0} | migrations/s: wakeup {:.1} idle {:.1} periodic {:.1} hotplug {:.1} affinity {:.1} | clamp {:.1}",
@@ -510,6 +515,18 @@ mod tests {
         assert_eq!(m.cpus.len(), 2);
         assert_eq!(m.util_total, 1500);
         assert_eq!(m.nr_running, 3);
+    }
+
+    #[test]
+    fn no_sample_is_reported_as_no_figure() {
+        // One task alone on its queue is not a fairness sample: the block must
+        // not print an index of 1 that looks like a measurement.
+        let t0 = Instant::now();
+        let prev = raw(t0, vec![], vec![task(1, 0, 1024, 0, 0)]);
+        let cur = raw(t0 + Duration::from_secs(1), vec![], vec![task(1, 0, 1024, 1000, 1000)]);
+        let text = Metrics::between(&prev, &cur, 0).format();
+        assert!(text.contains("fairness: n/a"), "{text}");
+        assert!(!text.contains("Jain"), "{text}");
     }
 
     #[test]
