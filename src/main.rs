@@ -64,15 +64,7 @@ fn set_running(arg: &str) -> Result<()> {
 /// `--monitor`: report on the running instance without loading anything.
 fn monitor(opts: &Opts, shutdown: Arc<AtomicBool>) -> Result<()> {
     let every = Duration::from_secs_f64(opts.monitor);
-    if opts.json {
-        loop {
-            println!("{}", stats::monitor_once_json(every, opts.top)?);
-            if shutdown.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-        }
-    }
-    stats::monitor(every, opts.top, || shutdown.load(Ordering::Relaxed))
+    stats::monitor(every, opts.top, opts.json, || shutdown.load(Ordering::Relaxed))
 }
 
 fn run(opts: &Opts, tun: &Tunables) -> Result<()> {

@@ -151,7 +151,6 @@ impl<'a> Scheduler<'a> {
                     runnable_load: c.runnable_load,
                     util_avg: c.pelt.util_avg,
                     load_avg: c.pelt.load_avg,
-                    min_vruntime: c.min_vruntime,
                     last_slice_ns: c.last_slice_ns,
                 })
                 .collect(),

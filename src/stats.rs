@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Statistics: what the BPF side counted and tracks, turned into the figures
 //! a kernel engineer reads: event rates, per-CPU PELT util/load, average
-//! slice, the spread of the per-CPU virtual clocks, the heaviest tasks, and
-//! live fairness.
+//! slice, the heaviest tasks, and live fairness. (There is deliberately no
+//! cross-CPU vruntime figure: as in CFS, each queue's clock runs at its own
+//! rate and a task's vruntime is renormalised when it changes queue, so the
+//! distance between two queues' clocks means nothing.)
 //!
 //! The scheduler module takes `Raw` snapshots (cumulative counters, every
 //! CPU's queue, every task's dump record); `Metrics::between()` turns two of
@@ -61,7 +63,6 @@ pub struct CpuRaw {
     pub runnable_load: i64,
     pub util_avg: u64,
     pub load_avg: u64,
-    pub min_vruntime: u64,
     pub last_slice_ns: u64,
 }
 
@@ -147,8 +148,6 @@ pub struct Metrics {
     pub events_per_s: BTreeMap<String, f64>,
     #[stat(desc = "Average slice granted in the interval, microseconds")]
     pub avg_slice_us: f64,
-    #[stat(desc = "Spread of min_vruntime across online CPUs, milliseconds")]
-    pub vruntime_spread_ms: f64,
     #[stat(desc = "Sum of the CPUs' PELT util_avg (1024 = one busy CPU)")]
     pub util_total: u64,
     #[stat(desc = "Tasks runnable all interval on one queue alongside another (fairness sample)")]
@@ -214,13 +213,6 @@ impl Metrics {
         let slices = delta(bpf_intf::fairrs_stat_FAIRRS_STAT_SLICES as usize);
         let slice_ns = delta(bpf_intf::fairrs_stat_FAIRRS_STAT_SLICE_NS as usize);
         let online: Vec<&CpuRaw> = cur.cpus.iter().filter(|c| c.online).collect();
-        let spread = match (
-            online.iter().map(|c| c.min_vruntime).min(),
-            online.iter().map(|c| c.min_vruntime).max(),
-        ) {
-            (Some(lo), Some(hi)) => (hi - lo) as f64 / 1e6,
-            _ => 0.0,
-        };
         let (fair_tasks, fair_jain, max_lag_ns) = fairness(prev, cur);
 
         let mut heavy: Vec<&TaskRaw> = cur.tasks.iter().collect();
@@ -247,7 +239,6 @@ impl Metrics {
             nr_running: cur.cpus.iter().map(|c| c.nr_running as u64).sum(),
             events_per_s,
             avg_slice_us: if slices > 0 { slice_ns as f64 / slices as f64 / 1e3 } else { 0.0 },
-            vruntime_spread_ms: spread,
             util_total: online.iter().map(|c| c.util_avg).sum(),
             fair_tasks,
             fair_jain,
@@ -277,13 +268,12 @@ impl Metrics {
         let ev = |k: &str| self.events_per_s.get(k).copied().unwrap_or(0.0);
         let _ = writeln!(
             out,
-            "[fairrs] {:.1}s | cpus {} runnable {} util {:.2} CPUs | avg slice {:.0}us | vruntime spread {:.1}ms",
+            "[fairrs] {:.1}s | cpus {} runnable {} util {:.2} CPUs | avg slice {:.0}us",
             self.interval_s,
             self.nr_cpus,
             self.nr_running,
             self.util_total as f64 / 1024.0,
-            self.avg_slice_us,
-            self.vruntime_spread_ms
+            self.avg_slice_us
         );
         if self.fair_tasks > 0 {
             let _ = writeln!(
@@ -417,28 +407,25 @@ fn client() -> Result<StatsClient> {
     })
 }
 
-/// `--monitor`: print the running instance's figures every `every`.
-pub fn monitor(every: std::time::Duration, top_n: usize, should_exit: impl Fn() -> bool) -> Result<()> {
+/// `--monitor`: one connection to the running instance, one report per
+/// `every` until `should_exit`, as the text block or (`json`) as pretty JSON
+/// exactly as the instance sent it.
+pub fn monitor(every: std::time::Duration, top_n: usize, json: bool, should_exit: impl Fn() -> bool) -> Result<()> {
     let mut c = client()?;
     let args = vec![("target".to_string(), "top".to_string()), ("top".to_string(), top_n.to_string())];
     // The first answer covers the time since the connection opened: skip it.
-    let _: Metrics = c.request("stats", args.clone())?;
+    let _: serde_json::Value = c.request("stats", args.clone())?;
     while !should_exit() {
         std::thread::sleep(every);
-        let m: Metrics = c.request("stats", args.clone())?;
-        println!("{}", m.format());
+        if json {
+            let v: serde_json::Value = c.request("stats", args.clone())?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            let m: Metrics = c.request("stats", args.clone())?;
+            println!("{}", m.format());
+        }
     }
     Ok(())
-}
-
-/// `--monitor-json`: one interval's figures from the running instance, as JSON.
-pub fn monitor_once_json(every: std::time::Duration, top_n: usize) -> Result<String> {
-    let mut c = client()?;
-    let args = vec![("target".to_string(), "top".to_string()), ("top".to_string(), top_n.to_string())];
-    let _: serde_json::Value = c.request("stats", args.clone())?;
-    std::thread::sleep(every);
-    let v: serde_json::Value = c.request("stats", args)?;
-    Ok(serde_json::to_string_pretty(&v)?)
 }
 
 /// `--set key=value` against the running instance.
@@ -476,9 +463,9 @@ mod tests {
             at,
             counters,
             cpus: vec![
-                CpuRaw { online: true, nr_running: 2, util_avg: 1000, min_vruntime: 5_000_000, ..Default::default() },
-                CpuRaw { online: true, nr_running: 1, util_avg: 500, min_vruntime: 1_000_000, ..Default::default() },
-                CpuRaw { online: false, min_vruntime: 99_000_000, ..Default::default() },
+                CpuRaw { online: true, nr_running: 2, util_avg: 1000, ..Default::default() },
+                CpuRaw { online: true, nr_running: 1, util_avg: 500, ..Default::default() },
+                CpuRaw { online: false, ..Default::default() },
             ],
             tasks,
             tunables: BTreeMap::new(),
@@ -496,7 +483,7 @@ mod tests {
     }
 
     #[test]
-    fn rates_slices_spread_and_util() {
+    fn rates_slices_and_util() {
         let t0 = Instant::now();
         let n = STAT_NAMES.len();
         let mut c0 = vec![0u64; n];
@@ -510,8 +497,7 @@ mod tests {
         assert!(!m.events_per_s.contains_key("slice_ns"));
         assert!(m.events_per_s.contains_key("slice_expired"));
         assert_eq!(m.avg_slice_us, 3000.0);
-        // Offline CPUs are left out of the spread, the CPU list and util.
-        assert_eq!(m.vruntime_spread_ms, 4.0);
+        // Offline CPUs are left out of the CPU list and util.
         assert_eq!(m.cpus.len(), 2);
         assert_eq!(m.util_total, 1500);
         assert_eq!(m.nr_running, 3);

@@ -21,7 +21,7 @@ src=$?
 check smoke_stress "stress-ng rc=$src; state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" \
     '[ $src -eq 0 ] && [ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ]'
 
-m=$(timeout 20 $FAIRRS --monitor 1 --json --top 5 2>/dev/null | python3 tests/vm/first_json.py)
+m=$(timeout 20 $FAIRRS --monitor 1 --json --top 5 2>/dev/null | python3 tests/vm/json_reports.py)
 ntop=$(printf '%s' "$m" | python3 -c "import json,sys; m=json.load(sys.stdin); print(len(m['top']), len(m['cpus']))")
 check smoke_monitor "top tasks, cpus: $ntop" '[ "$ntop" = "5 4" ]'
 

@@ -501,11 +501,14 @@ fn numa(secs: Duration) {
     );
 }
 
-/// `spin`: N threads pinned to one CPU, each busy `duty` % of every 10 ms,
-/// for `secs`; prints "tid <tid>" per thread so a test can find them. With
-/// duty < 100 the first thread also prints "duty <fraction>" every second:
-/// the share of wall time it really spent busy over the last second, which
-/// under emulation falls short of the target as sleeps overrun.
+/// `spin`: N threads pinned to one CPU, each busy `duty` % of the time in
+/// 10 ms periods, for `secs`; prints "tid <tid>" per thread so a test can find
+/// them. Each sleep ends at the moment the thread's busy time since it started
+/// is exactly `duty` % of the time elapsed, so a sleep that overruns (which
+/// under emulation they do by milliseconds) shortens the next one instead of
+/// lowering the duty for good. With duty < 100 the first thread also prints
+/// "duty <fraction>" every second: the share of wall time it really spent busy
+/// over that second.
 fn spin(cpu: usize, threads: usize, duty: u32, secs: Duration) {
     let ready = Arc::new(Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
@@ -515,9 +518,10 @@ fn spin(cpu: usize, threads: usize, duty: u32, secs: Duration) {
                 pin_self(cpu);
                 println!("tid {}", gettid());
                 ready.wait();
-                let period = Duration::from_millis(10);
-                let busy = period * duty / 100;
+                let busy = Duration::from_millis(10) * duty / 100;
+                let share = duty as f64 / 100.0;
                 let start = Instant::now();
+                let mut busy_total = Duration::ZERO;
                 let (mut window, mut busy_in_window) = (Instant::now(), Duration::ZERO);
                 let mut x = 0u64;
                 while start.elapsed() < secs {
@@ -525,9 +529,13 @@ fn spin(cpu: usize, threads: usize, duty: u32, secs: Duration) {
                     while t0.elapsed() < busy {
                         x = std::hint::black_box(x.wrapping_add(1));
                     }
+                    busy_total += t0.elapsed();
                     busy_in_window += t0.elapsed();
                     if duty < 100 {
-                        thread::sleep(period - busy);
+                        let wake = start + busy_total.div_f64(share);
+                        if let Some(nap) = wake.checked_duration_since(Instant::now()) {
+                            thread::sleep(nap);
+                        }
                         if i == 0 && window.elapsed() >= Duration::from_secs(1) {
                             use std::io::Write;
                             println!("duty {:.4}", busy_in_window.as_secs_f64() / window.elapsed().as_secs_f64());
