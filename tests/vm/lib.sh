@@ -47,10 +47,11 @@ wait_enable_seq() {
 
 # stop_daemon PID SECONDS: SIGINT the daemon and wait for it, at most SECONDS;
 # its exit code lands in $DAEMON_RC (not printed: a command substitution is a
-# subshell, which cannot wait for this shell's children). A daemon that does not exit in time is a
-# failure in itself: its kernel stacks, the sched_ext state and the blocked
-# tasks (sysrq-w) go to $OUT/stuck-daemon.txt and the console before it is
-# killed, so a hang in CI leaves evidence instead of a suite timeout.
+# subshell, which cannot wait for this shell's children). A daemon that does
+# not exit in time is a failure in itself: its kernel stacks, the sched_ext
+# state and the blocked tasks (sysrq-w) go to $OUT/stuck-daemon.txt and the
+# console before it is killed, so a hang in CI leaves evidence instead of a
+# suite timeout.
 stop_daemon() {
     local pid=$1 limit=$2 i=0
     kill -INT "$pid" 2>/dev/null
@@ -78,6 +79,14 @@ stop_daemon() {
     done
     wait "$pid"
     DAEMON_RC=$?
+}
+
+# check_detached NAME PID: stop the daemon (stop_daemon) and check that it
+# exited 0 and that sched_ext is back to disabled.
+check_detached() {
+    stop_daemon "$2" 60
+    wait_state disabled 30
+    check "$1" "daemon rc=$DAEMON_RC state=$(sx_state)" '[ "$DAEMON_RC" = 0 ] && [ "$(sx_state)" = disabled ]'
 }
 
 # Kernel log lines that mean something went wrong under the scheduler.
@@ -110,8 +119,7 @@ side_by_side() {
     eval "$cmd" | tee "$OUT/$name-fairrs.txt"
     check "${name}_scheduler_stayed_attached" "state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" \
         '[ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ] && kill -0 $pid'
-    stop_daemon $pid 60
-    check "${name}_daemon_exited" "daemon rc=$DAEMON_RC state=$(sx_state)" '[ "$DAEMON_RC" = 0 ]'
+    check_detached "${name}_daemon_exited" $pid
 
     grep '^RESULT' "$OUT/$name-fairrs.txt" | while read -r _ case value lo hi detail; do
         kernel=$(awk -v c="$case" '$1 == "RESULT" && $2 == c { $1 = $2 = $4 = $5 = ""; print }' "$OUT/$name-kernel.txt")

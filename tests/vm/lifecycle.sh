@@ -61,11 +61,7 @@ trouble=$(kernel_trouble)
 check kernel_log_clean_through_hotplug "${trouble:-clean}" '[ -z "$trouble" ]'
 
 # --- detach on SIGINT ---------------------------------------------------------
-stop_daemon $pid 60
-drc=$DAEMON_RC
-wait_state disabled 30
-check sigint_detaches "daemon rc=$drc state=$(sx_state)" \
-    '[ $drc -eq 0 ] && [ "$(sx_state)" = disabled ]'
+check_detached sigint_detaches $pid
 trouble=$(kernel_trouble)
 check kernel_log_clean_after_detach "${trouble:-clean}" '[ -z "$trouble" ]'
 

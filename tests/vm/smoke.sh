@@ -25,9 +25,6 @@ m=$(timeout 20 $FAIRRS --monitor 1 --json --top 5 2>/dev/null | python3 tests/vm
 ntop=$(printf '%s' "$m" | python3 -c "import json,sys; m=json.load(sys.stdin); print(len(m['top']), len(m['cpus']))")
 check smoke_monitor "top tasks, cpus: $ntop" '[ "$ntop" = "5 4" ]'
 
-stop_daemon $pid 60
-drc=$DAEMON_RC
-wait_state disabled 30
-check smoke_detached "daemon rc=$drc state=$(sx_state)" '[ $drc -eq 0 ] && [ "$(sx_state)" = disabled ]'
+check_detached smoke_detached $pid
 trouble=$(kernel_trouble)
 check smoke_kernel_log_clean "${trouble:-clean}" '[ -z "$trouble" ]'

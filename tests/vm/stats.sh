@@ -95,9 +95,7 @@ ls -l /var/run/scx/fairrs/stats > "$OUT/socket.txt" 2>&1
 check stats_socket_root_only "$(cat "$OUT/socket.txt")" 'grep -q "^srw-------" "$OUT/socket.txt"'
 
 kill $(jobs -p | grep -v "^$pid$") 2>/dev/null
-stop_daemon $pid 60
-wait_state disabled 30
-check stats_daemon_exited "daemon rc=$DAEMON_RC state=$(sx_state)" '[ "$DAEMON_RC" = 0 ] && [ "$(sx_state)" = disabled ]'
+check_detached stats_daemon_exited $pid
 trouble=$(kernel_trouble)
 check stats_kernel_log_clean "${trouble:-clean}" '[ -z "$trouble" ]'
 echo "--- an in-process --stats block"; grep -B1 -A14 'fairness:' "$OUT/stats-daemon.out" | tail -16
