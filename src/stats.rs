@@ -417,12 +417,11 @@ pub fn monitor(every: std::time::Duration, top_n: usize, json: bool, should_exit
     let _: serde_json::Value = c.request("stats", args.clone())?;
     while !should_exit() {
         std::thread::sleep(every);
+        let v: serde_json::Value = c.request("stats", args.clone())?;
         if json {
-            let v: serde_json::Value = c.request("stats", args.clone())?;
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
-            let m: Metrics = c.request("stats", args.clone())?;
-            println!("{}", m.format());
+            println!("{}", serde_json::from_value::<Metrics>(v)?.format());
         }
     }
     Ok(())

@@ -529,8 +529,9 @@ fn spin(cpu: usize, threads: usize, duty: u32, secs: Duration) {
                     while t0.elapsed() < busy {
                         x = std::hint::black_box(x.wrapping_add(1));
                     }
-                    busy_total += t0.elapsed();
-                    busy_in_window += t0.elapsed();
+                    let ran = t0.elapsed();
+                    busy_total += ran;
+                    busy_in_window += ran;
                     if duty < 100 {
                         let wake = start + busy_total.div_f64(share);
                         if let Some(nap) = wake.checked_duration_since(Instant::now()) {
