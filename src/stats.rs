@@ -503,6 +503,17 @@ mod tests {
     }
 
     #[test]
+    fn text_monitor_reads_back_the_json_the_instance_sends() {
+        // --monitor without --json parses the same JSON value it would print.
+        let t0 = Instant::now();
+        let prev = raw(t0, vec![0; STAT_NAMES.len()], (1..=2).map(|p| task(p, 0, 1024, 0, 0)).collect());
+        let cur = raw(t0 + Duration::from_secs(1), vec![7; STAT_NAMES.len()], (1..=2).map(|p| task(p, 0, 1024, 500, 1000)).collect());
+        let m = Metrics::between(&prev, &cur, 2);
+        let back: Metrics = serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();
+        assert_eq!(back.format(), m.format());
+    }
+
+    #[test]
     fn no_sample_is_reported_as_no_figure() {
         // One task alone on its queue is not a fairness sample: the block must
         // not print an index of 1 that looks like a measurement.
