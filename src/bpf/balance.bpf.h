@@ -28,6 +28,7 @@
 #include "fairrs.bpf.h"
 #include "vtime.bpf.h"
 #include "stats.bpf.h"
+#include "kick.bpf.h"
 
 #define CLOCK_MONOTONIC	1
 
@@ -73,14 +74,14 @@ static __always_inline void balance_kick_for(struct task_struct *p, s32 cpu)
 	s32 idle;
 
 	if (scx_bpf_test_and_clear_cpu_idle(cpu)) {
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick_cpu(cpu, SCX_KICK_IDLE);
 		return;
 	}
 	if (p->nr_cpus_allowed == 1 || p->migration_disabled)
 		return;
 	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (idle >= 0)
-		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+		kick_cpu(idle, SCX_KICK_IDLE);
 }
 
 /*
@@ -308,7 +309,7 @@ static __always_inline void balance_periodic(void)
 
 	dctx->pull_src = src;
 	stat_inc(FAIRRS_STAT_BALANCE_REQ);
-	scx_bpf_kick_cpu(dst, SCX_KICK_IDLE);
+	kick_cpu(dst, SCX_KICK_IDLE);
 }
 
 static int balance_timerfn(void *map, int *key, struct bpf_timer *timer)

@@ -16,6 +16,7 @@
  */
 #include "fairrs.bpf.h"
 #include "stats.bpf.h"
+#include "kick.bpf.h"
 #include "load.bpf.h"
 #include "vtime.bpf.h"
 #include "placement.bpf.h"

@@ -15,6 +15,7 @@
 #include "fairrs.bpf.h"
 #include "vtime.bpf.h"
 #include "stats.bpf.h"
+#include "kick.bpf.h"
 
 #define SCHED_BATCH_POLICY	3
 
@@ -78,7 +79,7 @@ static __always_inline void placement_wakeup_preempt(struct task_struct *p,
 		if (!vtime_before(tctx->vruntime + gran, curr_vr))
 			return;
 	}
-	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	kick_cpu(cpu, SCX_KICK_PREEMPT);
 	stat_inc(FAIRRS_STAT_PREEMPT);
 }
 

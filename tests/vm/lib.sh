@@ -49,7 +49,7 @@ wait_enable_seq() {
 # its exit code lands in $DAEMON_RC (not printed: a command substitution is a
 # subshell, which cannot wait for this shell's children). A daemon that does
 # not exit in time is a failure in itself: its kernel stacks, the sched_ext
-# state and the blocked tasks (sysrq-w) go to $OUT/stuck-daemon.txt and the
+# state and the blocked tasks (sysrq-w), the running CPUs (sysrq-l) go to $OUT/stuck-daemon.txt and the
 # console before it is killed, so a hang in CI leaves evidence instead of a
 # suite timeout.
 stop_daemon() {
@@ -64,10 +64,16 @@ stop_daemon() {
                     echo "task ${t##*/} $(cat "$t/comm" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
                     cat "$t/stack" 2>/dev/null
                 done
+                # sysrq-w lists blocked tasks only; a disable worker that
+                # spins shows up in the running CPUs' backtraces (sysrq-l),
+                # taken twice to tell a spin from a passing moment.
                 echo w > /proc/sysrq-trigger 2>/dev/null
+                echo l > /proc/sysrq-trigger 2>/dev/null
+                sleep 2
+                echo l > /proc/sysrq-trigger 2>/dev/null
                 sleep 1
                 echo "--- kernel log tail"
-                dmesg | tail -n 150
+                dmesg | tail -n 300
             } > "$OUT/stuck-daemon.txt" 2>&1
             cat "$OUT/stuck-daemon.txt"
             kill -KILL "$pid" 2>/dev/null

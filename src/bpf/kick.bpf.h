@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kicking a CPU (waking it, or making it reschedule) without ever issuing a
+ * kick that cannot be delivered.
+ *
+ * scx_bpf_kick_cpu() does not kick directly: it records the target and queues
+ * the calling CPU's kick irq_work, which a self-IPI runs (kernel/sched/ext.c,
+ * kick_cpus_irq_workfn()). A CPU on its way offline flushes its irq_work for
+ * the last time in smpcfd_dying_cpu(), after __cpu_disable() has soft-disabled
+ * its local APIC (x86 native_cpu_disable(): interrupts arriving afterwards are
+ * lost), and it still runs scheduler code after that: the stop_machine()
+ * completion wakes the hotplug control task from there, which calls our
+ * ops.enqueue on the target CPU's queue. A kick issued at that point is never
+ * run, and its irq_work stays claimed for good:
+ *  - every later kick from that CPU is dropped (irq_work_queue() sees it still
+ *    pending), so idle CPUs are not woken for queued work: 6.18 ejected the
+ *    scheduler for a "runnable task stall";
+ *  - disabling the scheduler waits for it: on 7.x, free_kick_syncs() spins in
+ *    irq_work_sync() forever in the SCHED_FIFO disable worker (the stop hangs,
+ *    sometimes the whole machine); 6.18 runs the stale work whenever that CPU
+ *    next takes an irq_work IPI, after the kick state is freed
+ *    ("kick_cpus_irq_workfn() called with NULL scx_kick_pseqs").
+ * The kernel only suppresses kicks while bypassing for PM operations, not for
+ * CPU hotplug (6.12 through 7.3 alike), so the scheduler must not issue them.
+ *
+ * ops.cpu_offline runs on the dying CPU itself (sched_cpu_deactivate()), well
+ * before __cpu_disable(), and ops.cpu_online only once the CPU is fully back,
+ * so "this CPU is online in our books" is a safe test. A kick skipped there
+ * costs nothing that matters: an idle target is woken by the core anyway
+ * (wakeup_preempt() reschedules an idle CPU when a task is queued on it), a
+ * busy one reaches its queue at the end of its slice, and the periodic
+ * balancer spreads what the skipped idle kicks would have.
+ */
+#ifndef __FAIRRS_KICK_BPF_H
+#define __FAIRRS_KICK_BPF_H
+
+#include "fairrs.bpf.h"
+#include "stats.bpf.h"
+
+/* Kick @cpu with @flags (SCX_KICK_*) unless this CPU is going offline. */
+static __always_inline void kick_cpu(s32 cpu, u64 flags)
+{
+	if (!cpu_is_online(bpf_get_smp_processor_id())) {
+		stat_inc(FAIRRS_STAT_KICK_OFFLINE);
+		return;
+	}
+	scx_bpf_kick_cpu(cpu, flags);
+}
+
+#endif /* __FAIRRS_KICK_BPF_H */

@@ -1,0 +1,101 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the hotplug suite: the stop path after CPU hotplug, the way a
+# laptop's suspend/resume or a service manager exercises it. ROUNDS rounds of
+#
+#   attach with --stats 1 -> stress-ng (cpu, pipe, fork) for 12 s while CPUs
+#   1-3 go offline and back FLIPS times -> SIGINT -> sched_ext "disabled" and
+#   the daemon gone
+#
+# Each round is one check: attached throughout (enable_seq unchanged), the
+# workload completed, the stop took under 5 s, the daemon exited 0, the state
+# is disabled, and the kernel log has no stall, sched_ext error or WARNING that
+# the kernel's own scheduler does not also print under the same hotplug load
+# (measured first, in this boot: 6.12 warns in task_non_contending() under
+# either scheduler). A stop that hangs leaves the stuck daemon's stacks and the
+# running CPUs' backtraces (sysrq-l: the disable worker spins, it does not
+# block) in $OUT/stuck-daemon.txt.
+#
+#   HOTPLUG_ROUNDS (default 5), HOTPLUG_FLIPS (default 3; 0 = no hotplug)
+. tests/vm/lib.sh
+
+ROUNDS=${HOTPLUG_ROUNDS:-5}
+FLIPS=${HOTPLUG_FLIPS:-3}
+STOP_LIMIT_MS=5000
+echo "== kernel $(uname -r): $ROUNDS rounds, $FLIPS hotplug flips of CPUs 1-3 each"
+
+# flip_cpus N: take CPUs 1-3 offline and back N times; prints the number of
+# transitions that succeeded.
+flip_cpus() {
+    local n=0 i=0 c
+    while [ "$i" -lt "$1" ]; do
+        for c in 1 2 3; do echo 0 > /sys/devices/system/cpu/cpu$c/online && n=$((n + 1)); done
+        sleep 1
+        for c in 1 2 3; do echo 1 > /sys/devices/system/cpu/cpu$c/online && n=$((n + 1)); done
+        sleep 1
+        i=$((i + 1))
+    done
+    echo "$n"
+}
+
+# The workload of every round, with the hotplug flips beside it.
+# Sets $WL_RC (stress-ng's exit code) and $WL_FLIPS.
+workload() {
+    (cd /tmp && stress-ng -t 12 -c 4 --pipe 2 --fork 1 --temp-path /tmp) > "$OUT/hp-stress-$1.log" 2>&1 &
+    local spid=$!
+    WL_FLIPS=$(flip_cpus "$FLIPS")
+    wait $spid
+    WL_RC=$?
+}
+
+# Warning sites ("WARNING: ... at func+off") the kernel prints under its own
+# scheduler with the same load and hotplug: not ours to answer for.
+warning_sites() { grep -o 'WARNING: .* at [A-Za-z0-9_.]*' | sed 's/.* at //' | sort -u; }
+dmesg -C
+workload calib
+warning_sites_kernel=$(dmesg | warning_sites | tr '\n' ' ')
+echo "kernel's own scheduler under the same load: rc=$WL_RC, warning sites: ${warning_sites_kernel:-none}"
+trouble_here() {  # kernel_trouble less the warnings the kernel's scheduler also prints
+    local t=$(kernel_trouble) site
+    for site in $warning_sites_kernel; do
+        t=$(printf '%s\n' "$t" | grep -v -- " at $site" || true)
+    done
+    printf '%s' "$t"
+}
+
+good=0
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    dmesg -C
+    $FAIRRS --stats 1 > "$OUT/hp-stats-$r.log" 2> "$OUT/hp-daemon-$r.log" &
+    pid=$!
+    if ! wait_state enabled 120 $pid; then
+        fail "hotplug_round_$r" "did not attach: $(tail -n 3 "$OUT/hp-daemon-$r.log")"
+        stop_daemon $pid 10
+        r=$((r + 1)); continue
+    fi
+    seq=$(sx_enable_seq)
+    workload "$r"
+    attached="state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)"
+    still=no
+    [ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ] && kill -0 $pid 2>/dev/null && still=yes
+    t0=$(date +%s%N)
+    stop_daemon $pid 60
+    wait_state disabled 30
+    stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    trouble=$(trouble_here)
+    detail="$attached; stress rc=$WL_RC; $WL_FLIPS transitions; stop ${stop_ms} ms, daemon rc=$DAEMON_RC, state=$(sx_state); kernel log: ${trouble:-clean}"
+    if [ "$still" = yes ] && [ "$WL_RC" = 0 ] && [ "$WL_FLIPS" = $((FLIPS * 6)) ] &&
+       [ "$stop_ms" -lt "$STOP_LIMIT_MS" ] && [ "$DAEMON_RC" = 0 ] &&
+       [ "$(sx_state)" = disabled ] && [ -z "$trouble" ]; then
+        pass "hotplug_round_$r" "$detail"
+        good=$((good + 1))
+    else
+        fail "hotplug_round_$r" "$detail"
+        echo "--- daemon log of round $r"; tail -n 20 "$OUT/hp-daemon-$r.log"
+        # A wedged stop leaves the machine unusable for further rounds.
+        [ "$(sx_state)" = disabled ] || break
+    fi
+    r=$((r + 1))
+done
+echo "hotplug: $good of $ROUNDS rounds clean on $(uname -r) with $FLIPS flips per round"
