@@ -122,9 +122,9 @@ impl<'a> Scheduler<'a> {
         &self.topo
     }
 
-    /// Cumulative counters, every CPU's queue and every task, for stats.
-    pub fn snapshot(&self) -> Raw {
-        let counters = (0..bpf_intf::fairrs_stat_FAIRRS_NR_STATS)
+    /// The event counters, summed over CPUs (stats.bpf.h).
+    fn counters(&self) -> Vec<u64> {
+        (0..bpf_intf::fairrs_stat_FAIRRS_NR_STATS)
             .map(|idx| {
                 self.skel
                     .maps
@@ -140,7 +140,12 @@ impl<'a> Scheduler<'a> {
                     })
                     .unwrap_or(0)
             })
-            .collect();
+            .collect()
+    }
+
+    /// Cumulative counters, every CPU's queue and every task, for stats.
+    pub fn snapshot(&self) -> Raw {
+        let counters = self.counters();
         let cpus = match self.skel.maps.bss_data.as_ref() {
             Some(bss) => bss.cpu_ctxs[..self.nr_cpus]
                 .iter()
@@ -254,13 +259,62 @@ impl<'a> Scheduler<'a> {
             }
         }
 
-        let total = self.snapshot();
+        // Detach before anything else: the machine gets the kernel's
+        // scheduler back first, and nothing (a task dump, a report) runs
+        // against a scheduler that is being torn down.
+        self.detach();
         let counts: Vec<String> =
-            STAT_NAMES.iter().zip(&total.counters).map(|(n, v)| format!("{n}={v}")).collect();
+            STAT_NAMES.iter().zip(self.counters()).map(|(n, v)| format!("{n}={v}")).collect();
         info!("totals over {:.1}s: {}", started.elapsed().as_secs_f64(), counts.join(" "));
-        // Dropping the struct_ops link detaches the scheduler.
-        self.struct_ops.take();
         uei_report!(&self.skel, uei).context("the kernel ejected scx_fairrs")
+    }
+
+    /// Release the struct_ops link, which makes the kernel disable the
+    /// scheduler and waits for it. A release slower than DETACH_WARN is
+    /// logged with the kernel's sched_ext state, so a stuck disable path
+    /// names itself instead of looking like a hung daemon.
+    fn detach(&mut self) {
+        let Some(link) = self.struct_ops.take() else {
+            return;
+        };
+        let done = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let watch = done.clone();
+        let watcher = std::thread::spawn(move || {
+            let (lock, cvar) = &*watch;
+            let started = Instant::now();
+            let mut finished = lock.lock().unwrap();
+            while !*finished {
+                let (guard, timeout) = cvar.wait_timeout(finished, DETACH_WARN).unwrap();
+                finished = guard;
+                if !*finished && timeout.timed_out() {
+                    let state = std::fs::read_to_string(format!("{SCHED_EXT_SYSFS}/state")).unwrap_or_default();
+                    warn!(
+                        "detaching has taken {:.0}s: waiting for the kernel to disable the scheduler \
+                         (releasing the struct_ops link; {SCHED_EXT_SYSFS}/state: {})",
+                        started.elapsed().as_secs_f64(),
+                        state.trim()
+                    );
+                }
+            }
+        });
+        drop(link);
+        let (lock, cvar) = &*done;
+        *lock.lock().unwrap() = true;
+        cvar.notify_one();
+        let _ = watcher.join();
+    }
+}
+
+/// How long releasing the struct_ops link may take before the daemon says so
+/// (and again every as long): a disable normally completes well under 1 s.
+const DETACH_WARN: Duration = Duration::from_secs(5);
+
+/// The struct_ops link goes before the skeleton it refers to, whatever path
+/// drops the scheduler (an error after attach included): the kernel then
+/// disables the scheduler while its maps and programs are still loaded.
+impl Drop for Scheduler<'_> {
+    fn drop(&mut self) {
+        self.detach();
     }
 }
 
