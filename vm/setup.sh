@@ -14,7 +14,8 @@
 #      under ~/.cache/scx_fairrs/kernel/<ver>, with its modules installed in
 #      /usr/lib/modules/<ver> because the guest boots on the host's root.
 #
-#   vm/setup.sh [SERIES]    SERIES: 7 (default: the newest 7.x), 6.16 or 6.18
+#   vm/setup.sh [SERIES]    SERIES: 7 (default: the newest 7.x), 6.16, 6.18, or
+#                           6.12 (built from Debian's linux-source-6.12: vm/kernel-6.12.sh)
 #
 # Prints nothing but progress; the last line is the path of the kernel's
 # environment file (KVER=, VMLINUZ=, KCONFIG=, KBOOT=): kernel.env for the
@@ -32,7 +33,7 @@ SUDO=""
 # --- 1. host packages -------------------------------------------------------
 HOST_PKGS=(clang-19 llvm-19 libclang-19-dev libelf-dev zlib1g-dev pkg-config
            qemu-system-x86 busybox-static kmod udev stress-ng
-           zstd ca-certificates)
+           zstd ca-certificates systemd)
 BACKPORTS=/etc/apt/sources.list.d/bookworm-backports.list
 
 missing_pkgs() {
@@ -42,10 +43,23 @@ missing_pkgs() {
     done
 }
 
+# The Debian archive this machine already uses (a local mirror or proxy
+# included): the URI its apt sources give for the release it runs. Every
+# further suite (bookworm-backports, trixie, trixie-backports) comes from there.
+debian_mirror() {
+    local codename uri
+    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    uri=$(apt-get indextargets --no-release-info --format '$(RELEASE) $(REPO_URI)' 2>/dev/null \
+          | awk -v r="$codename" '$1 == r { print $2; exit }')
+    [ -n "$uri" ] || { log "no apt source for Debian $codename in /etc/apt: cannot tell which mirror to use"; exit 1; }
+    echo "${uri%/}"
+}
+MIRROR=$(debian_mirror)
+
 if [ -n "$(missing_pkgs)" ]; then
     if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        log "adding bookworm-backports (clang-19 lives there)"
-        echo 'deb http://deb.debian.org/debian bookworm-backports main' | $SUDO tee "$BACKPORTS" >/dev/null
+        log "adding bookworm-backports from $MIRROR (clang-19 lives there)"
+        echo "deb $MIRROR bookworm-backports main" | $SUDO tee "$BACKPORTS" >/dev/null
     fi
     log "apt-get update"
     $SUDO apt-get update -qq
@@ -66,13 +80,15 @@ command -v vng >/dev/null || { log "vng not on PATH after pip install"; exit 1; 
 SERIES=${1:-7}
 case "$SERIES" in
     7) KENV="$CACHE_DIR/kernel.env" ;;
-    6.16|6.18) KENV="$CACHE_DIR/kernel-$SERIES.env" ;;
-    *) log "unknown kernel series '$SERIES' (7, 6.16 or 6.18)"; exit 2 ;;
+    6.12|6.16|6.18) KENV="$CACHE_DIR/kernel-$SERIES.env" ;;
+    *) log "unknown kernel series '$SERIES' (7, 6.12, 6.16 or 6.18)"; exit 2 ;;
 esac
 if [ -f "$KENV" ]; then
     # shellcheck disable=SC1090
     . "$KENV"
-    if [ -f "$VMLINUZ" ] && [ -f "$KCONFIG" ] && [ -d "/usr/lib/modules/$KVER/kernel" ]; then
+    # The 6.12 build has everything built in; Debian's kernels need their modules.
+    if [ -f "$VMLINUZ" ] && [ -f "$KCONFIG" ] &&
+       { [ "$SERIES" = 6.12 ] || [ -d "/usr/lib/modules/$KVER/kernel" ]; }; then
         log "kernel $KVER already set up"
         echo "$KENV"
         exit 0
@@ -82,8 +98,8 @@ fi
 APT_DIR="$CACHE_DIR/apt-trixie"
 mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial" "$APT_DIR/etc"
 cat > "$APT_DIR/etc/sources.list" <<SRC
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie-backports main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main
 SRC
 APT_OPTS=(-o "Dir::Etc::SourceList=$APT_DIR/etc/sources.list"
           -o "Dir::Etc::SourceParts=/dev/null"
@@ -93,6 +109,13 @@ APT_OPTS=(-o "Dir::Etc::SourceList=$APT_DIR/etc/sources.list"
           -o "APT::Get::List-Cleanup=0"
           -o "Debug::NoLocking=1"
           -o "APT::Sandbox::User=root")
+
+if [ "$SERIES" = 6.12 ]; then
+    # shellcheck source=vm/kernel-6.12.sh
+    . "$(dirname "$0")/kernel-6.12.sh"
+    echo "$KENV"
+    exit 0
+fi
 
 log "resolving the newest $SERIES kernel in trixie-backports"
 apt-get "${APT_OPTS[@]}" update -qq
