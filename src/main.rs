@@ -5,6 +5,10 @@
 //! kernel before they are all good), set up logging and Ctrl-C, check the
 //! machine, then load/attach/run the scheduler until asked to stop, reloading
 //! it when the kernel asks for a restart (CPU hotplug).
+//!
+//! The exit status is for service managers (see cli::EXIT_STATUS): 0 only
+//! for a requested stop, 1 when it could not load or the kernel ejected it,
+//! 2 for a refused flag.
 
 mod bpf_intf;
 mod bpf_skel;
@@ -82,6 +86,12 @@ fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
     scheduler::preflight()?;
     let mut open_object = MaybeUninit::uninit();
     loop {
+        // A stop that arrives while starting (or between a kernel-requested
+        // restart and the reload) is honoured before loading anything.
+        if shutdown.load(Ordering::Relaxed) {
+            info!("stop requested before attaching; nothing loaded");
+            return Ok(());
+        }
         let mut sched = Scheduler::init(opts, tun, &mut open_object)?;
         info!(
             "scx_fairrs {VERSION} attached on {} CPUs ({} LLCs, {} NUMA nodes): sched_latency {}us, \
@@ -95,29 +105,84 @@ fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
             opts.imbalance_pct,
             opts.numa_imbalance_pct
         );
+        // An error exit (sysrq-S, a runtime or BPF error, a stall) is an Err
+        // here already: "the kernel ejected scx_fairrs: EXIT: reason (msg)".
         let uei = sched.run(&shutdown)?;
-        if uei.should_restart() && !shutdown.load(Ordering::Relaxed) {
-            info!("the kernel asked scx_fairrs to restart (CPU hotplug); reloading");
-            continue;
+        match ending(uei.exit_code(), uei.should_restart(), shutdown.load(Ordering::Relaxed)) {
+            Ending::Reload => {
+                info!("the kernel asked scx_fairrs to restart (CPU hotplug); reloading");
+            }
+            Ending::Stopped => {
+                info!("scx_fairrs detached");
+                return Ok(());
+            }
+            Ending::Unregistered(code) => anyhow::bail!(
+                "the kernel ejected scx_fairrs: it was unregistered without a stop request \
+                 (exit code {code:#x}; the EXIT line above has the kernel's reason)"
+            ),
         }
-        info!("scx_fairrs detached");
-        return Ok(());
     }
 }
 
+/// How a run that ended without an error exit goes on.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// The kernel asked for a reload: load again.
+    Reload,
+    /// Detached because we were asked to stop: exit 0.
+    Stopped,
+    /// Unregistered by the kernel or the BPF side, not by us: exit non-zero
+    /// so that a service manager sees a failure (Restart=on-failure).
+    Unregistered(i64),
+}
+
+/// scx_utils' UserExitInfo keeps the exit kind private, but what it exposes
+/// tells the kinds apart: `report()` (uei_report!, in Scheduler::run) turns
+/// every kind above SCX_EXIT_UNREG_KERN (sysrq, errors, stalls) into an Err,
+/// and `exit_code()` is Some exactly for SCX_EXIT_UNREG_BPF and
+/// SCX_EXIT_UNREG_KERN, the kinds where someone other than user space
+/// unregistered the scheduler. None is SCX_EXIT_UNREG (our own detach when
+/// the struct_ops link is dropped), DONE or NONE.
+fn ending(exit_code: Option<i64>, restart: bool, stop_requested: bool) -> Ending {
+    match (exit_code, restart, stop_requested) {
+        (_, true, false) => Ending::Reload,
+        // A restart request racing with a stop request: stopping was asked for.
+        (_, true, true) | (None, false, _) => Ending::Stopped,
+        (Some(code), false, _) => Ending::Unregistered(code),
+    }
+}
+
+/// A refused command line: clap's first line names the flag and the value
+/// (the usage lines after it repeat what --help says); status 2.
+fn bad_args(e: &clap::Error) -> ExitCode {
+    let text = e.to_string();
+    eprintln!("scx_fairrs: {}", text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: "));
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
-    let opts = match Opts::try_parse() {
+    let args: Vec<_> = std::env::args_os().collect();
+    if let Some(request) = cli::generate_request(&args) {
+        let what = match request {
+            Ok(what) => what,
+            Err(e) => return bad_args(&e),
+        };
+        return match cli::generate(what, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scx_fairrs: writing the {what:?} output: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let opts = match Opts::try_parse_from(&args) {
         Ok(opts) => opts,
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 e.exit();
             }
-            // clap's first line names the flag and the value; the usage
-            // lines after it repeat what --help says.
-            let text = e.to_string();
-            eprintln!("scx_fairrs: {}", text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: "));
-            return ExitCode::from(2);
+            return bad_args(&e);
         }
     };
     if opts.help_stats {
@@ -142,5 +207,22 @@ fn main() -> ExitCode {
             eprintln!("scx_fairrs: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_requested_stop_ends_in_success() {
+        // SCX_EXIT_UNREG (our detach): exit_code() is None.
+        assert_eq!(ending(None, false, true), Ending::Stopped);
+        // Unregistered by the kernel or the BPF side while nobody asked.
+        assert_eq!(ending(Some(0), false, false), Ending::Unregistered(0));
+        assert_eq!(ending(Some(7), false, true), Ending::Unregistered(7));
+        // A restart request reloads, unless a stop was requested meanwhile.
+        assert_eq!(ending(Some(1 << 16), true, false), Ending::Reload);
+        assert_eq!(ending(Some(1 << 16), true, true), Ending::Stopped);
     }
 }

@@ -1,0 +1,167 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the service suite: the daemon started the way
+# packaging/scx_fairrs.service starts it, and the exit statuses a service
+# manager acts on. The guest has no systemd, so the unit is read here and
+# its start replayed: the ExecStart line itself (flags in $SCX_FAIRRS_FLAGS,
+# split at whitespace as systemd splits an unbraced variable), the variables
+# of a defaults file, the capability bounding set and no-new-privileges
+# (through setpriv, as root, which is how systemd runs it). Then:
+#
+#   a refused flag in the defaults file -> exit 2 (RestartPreventExitStatus)
+#   attach -> stats work with only the unit's capabilities
+#   the unit's KillSignal (SIGTERM) -> exit 0, sched_ext disabled
+#   attach, sysrq-S (the kernel disables sched_ext) -> non-zero exit, not 2,
+#     with the kernel's reason printed
+#   attach again, as Restart=on-failure would -> SIGINT -> exit 0
+. tests/vm/lib.sh
+dmesg -C
+echo "== kernel $(uname -r)"
+
+UNIT=packaging/scx_fairrs.service
+DEFAULTS=$OUT/scx_fairrs.default
+
+# unit_key KEY: the value of KEY= in the unit (the last one, as systemd reads
+# a single-valued key).
+unit_key() { sed -n "s/^$1=//p" "$UNIT" | tail -n 1; }
+
+exec_start=$(unit_key ExecStart)
+env_file=$(unit_key EnvironmentFile)
+caps=$(unit_key CapabilityBoundingSet)
+kill_signal=$(unit_key KillSignal)
+kill_signal=${kill_signal:-SIGTERM}
+prevent=$(unit_key RestartPreventExitStatus)
+exec_bin=${exec_start%% *}
+check service_unit_read "ExecStart=$exec_start EnvironmentFile=$env_file CapabilityBoundingSet=$caps KillSignal=$kill_signal" \
+    '[ "${exec_bin##*/}" = scx_fairrs ] && has "$exec_start" "SCX_FAIRRS_FLAGS" &&
+     [ "${env_file#-}" = /etc/default/scx_fairrs ] && [ -n "$caps" ]'
+
+# setpriv options for the unit's sandbox: a root process whose bounding set
+# is the unit's capabilities has exactly those (no inheritable or ambient
+# ones to add back).
+bounding=$(printf '%s\n' $caps | tr 'A-Z' 'a-z' | sed -n 's/^cap_/+/p' | paste -sd, -)
+privs="--bounding-set -all,$bounding --inh-caps -all --ambient-caps -all"
+[ "$(unit_key NoNewPrivileges)" = yes ] && privs="$privs --no-new-privs"
+# shellcheck disable=SC2086
+want_caps=$(setpriv $privs awk '/^CapEff/ { print $2 }' /proc/self/status)
+root_caps=$(awk '/^CapEff/ { print $2 }' /proc/self/status)
+
+# write_defaults FLAGS: the shipped defaults file with SCX_FAIRRS_FLAGS=FLAGS.
+write_defaults() {
+    sed "s/^SCX_FAIRRS_FLAGS=.*/SCX_FAIRRS_FLAGS=\"$1\"/" packaging/scx_fairrs.default > "$DEFAULTS"
+    grep -qx "SCX_FAIRRS_FLAGS=\"$1\"" "$DEFAULTS" || fail service_defaults_file "no SCX_FAIRRS_FLAGS= line to set"
+}
+
+# start_service LOG: start the daemon as the unit does, output in LOG; its pid
+# in $SERVICE_PID. The unit's binary path is replaced by this build's.
+start_service() {
+    (
+        set -a
+        . "$DEFAULTS"
+        set +a
+        eval "set -- $exec_start"
+        shift
+        # shellcheck disable=SC2086
+        exec setpriv $privs "$FAIRRS" "$@"
+    ) > "$1" 2>&1 &
+    SERVICE_PID=$!
+}
+
+# wait_exit PID SECONDS: wait at most SECONDS for the daemon to exit by
+# itself ($EXITED yes or no), then reap it with stop_daemon (which stops it,
+# with evidence, if it is still running): its exit code lands in $DAEMON_RC.
+wait_exit() {
+    local i=0
+    EXITED=yes
+    while kill -0 "$1" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt $(($2 * 4)) ]; then
+            EXITED=no
+            break
+        fi
+        sleep 0.25
+    done
+    stop_daemon "$1" 60
+}
+
+# attached NAME PID LOG: check the daemon attached; if not, the rest of the
+# suite has nothing to run on.
+attached() {
+    wait_state enabled 180 "$2"
+    _pid=$2  # check evaluates its condition with its own positional parameters
+    check "$1" "state=$(sx_state) ops=$(sx_ops) enable_seq=$(sx_enable_seq): $(grep -m1 -o 'attached on.*' "$3")" \
+        '[ "$(sx_state)" = enabled ] && [ "$(sx_ops)" = fairrs ] && kill -0 "$_pid"'
+    if [ "$(sx_state)" != enabled ]; then
+        echo "--- daemon log"; cat "$3"
+        stop_daemon "$2" 60
+        exit 0
+    fi
+}
+
+# --- a refused flag: exit 2, so Restart=on-failure does not retry it ----------
+write_defaults "--sched-latency-us 50"
+start_service "$OUT/service-refused.log"
+wait_exit "$SERVICE_PID" 30
+check service_refused_flag_exit_2 "rc=$DAEMON_RC RestartPreventExitStatus=$prevent state=$(sx_state): $(cat "$OUT/service-refused.log")" \
+    '[ "$EXITED" = yes ] && [ "$DAEMON_RC" = 2 ] && [ "$prevent" = 2 ] && [ "$(sx_state)" = disabled ] &&
+     grep -q "sched-latency-us" "$OUT/service-refused.log"'
+
+# --- attach with the flags of the defaults file, the unit's capabilities ----
+write_defaults "--sched-latency-us 9000 --stats 1"
+LOG=$OUT/service-1.log
+start_service "$LOG"
+pid=$SERVICE_PID
+attached service_attached "$pid" "$LOG"
+check service_flags_from_defaults_file "$(grep -m1 -o 'attached on.*' "$LOG")" \
+    'grep -q "sched_latency 9000us" "$LOG"'
+capeff=$(awk '/^CapEff/ { print $2 }' "/proc/$pid/status")
+check service_capabilities "daemon CapEff=$capeff; the unit's $caps = $want_caps; root's $root_caps" \
+    '[ -n "$capeff" ] && [ "$capeff" = "$want_caps" ] && [ "$capeff" != "$root_caps" ]'
+# The stats read the task iterator and the per-CPU queues (BPF under the
+# unit's capabilities); --monitor (root) reads the socket the daemon made.
+sleep 3
+m=$(timeout 20 $FAIRRS --monitor 1 --json --top 5 2>/dev/null | python3 tests/vm/json_reports.py)
+ncpus=$(printf '%s' "$m" | python3 -c "import json,sys; print(len(json.load(sys.stdin)['cpus']))" 2>/dev/null)
+check service_stats "--stats blocks: $(grep -c 'cpu  nr  util' "$LOG"); --monitor cpus: ${ncpus:-none}" \
+    '[ "$(grep -c "cpu  nr  util" "$LOG")" -ge 1 ] && [ "${ncpus:-0}" -ge 1 ]'
+trouble=$(kernel_trouble)
+check service_kernel_log_clean "${trouble:-clean}" '[ -z "$trouble" ]'
+
+# --- the unit's stop: KillSignal -> detach, exit 0 ----------------------------
+kill -s "${kill_signal#SIG}" "$pid"
+wait_exit "$pid" 60
+wait_state disabled 30
+check service_stop_exit_0 "$kill_signal: exited by itself=$EXITED rc=$DAEMON_RC state=$(sx_state); $(grep -o 'scx_fairrs detached' "$LOG")" \
+    '[ "$EXITED" = yes ] && [ "$DAEMON_RC" = 0 ] && [ "$(sx_state)" = disabled ] && grep -q "scx_fairrs detached" "$LOG"'
+
+# --- ejected by the kernel (sysrq-S): non-zero, not 2, the reason printed ------
+write_defaults "--sched-latency-us 9000"
+LOG=$OUT/service-2.log
+start_service "$LOG"
+pid=$SERVICE_PID
+attached service_attached_again "$pid" "$LOG"
+seq=$(sx_enable_seq)
+echo S > /proc/sysrq-trigger
+wait_exit "$pid" 60
+wait_state disabled 30
+reason=$(grep 'ejected' "$LOG" | tail -n 1)
+klog=$(dmesg | grep -i 'sysrq' | tail -n 2 | tr '\n' ' ')
+check service_ejection_exit_nonzero "exited by itself=$EXITED rc=$DAEMON_RC state=$(sx_state); daemon: '$reason'; kernel: $klog" \
+    '[ "$EXITED" = yes ] && [ "$DAEMON_RC" -ne 0 ] && [ "$DAEMON_RC" -ne 2 ] && [ "$(sx_state)" = disabled ] &&
+     printf "%s" "$reason" | grep -qi "sysrq"'
+# sysrq-S makes the kernel log the disable; anything else is trouble.
+trouble=$(kernel_trouble | grep -vi 'sysrq')
+check service_kernel_log_clean_after_ejection "${trouble:-clean}" '[ -z "$trouble" ]'
+
+# --- what Restart=on-failure does next: the same start attaches again ---------
+LOG=$OUT/service-3.log
+start_service "$LOG"
+pid=$SERVICE_PID
+attached service_restart_after_ejection "$pid" "$LOG"
+check service_restart_is_a_new_attach "enable_seq $seq -> $(sx_enable_seq)" '[ "$(sx_enable_seq)" -gt "$seq" ]'
+check_detached service_sigint_exit_0 "$pid"
+trouble=$(kernel_trouble | grep -vi 'sysrq')
+check service_kernel_log_clean_at_end "${trouble:-clean}" '[ -z "$trouble" ]'
+
+echo "--- daemon logs"
+for f in "$OUT"/service-*.log; do echo "-- $f"; cat "$f"; done
