@@ -62,6 +62,11 @@ struct task_ctx {
 	bool	is_new;
 	/* Called sched_yield(): skips its next pick if anyone else waits. */
 	bool	yielded;
+	/*
+	 * Back in sched_ext after time in another class (real-time, a PI
+	 * boost): its vruntime is stale and is re-placed at its next runnable.
+	 */
+	bool	rejoined;
 	/* When it last stopped running, for cache hotness. */
 	u64	last_ran_ns;
 	/* Balancing round that last moved it (0: never), so it is not bounced. */

@@ -46,13 +46,20 @@ s32 BPF_STRUCT_OPS(fairrs_init_task, struct task_struct *p, struct scx_init_task
 	return 0;
 }
 
-/* @p is about to be scheduled by us: take its weight and runtime baseline. */
+/*
+ * @p is about to be scheduled by us: at load or fork, or coming back from
+ * another scheduling class (sched_setscheduler(), the end of a priority
+ * boost). Take its weight and runtime baseline; the time it ran elsewhere is
+ * not charged. A returning task's vruntime is as it left it, while its queue
+ * moved on: it is re-placed at its next runnable (place_entity()).
+ */
 void BPF_STRUCT_OPS(fairrs_enable, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
 	if (!tctx)
 		return;
+	tctx->rejoined = !tctx->is_new;
 	tctx->weight = vtime_task_weight(p);
 	tctx->exec_charged = p->se.sum_exec_runtime;
 	load_task_init(tctx, tctx->weight);

@@ -38,8 +38,16 @@ static __always_inline void place_entity(struct task_ctx *tctx,
 		tctx->is_new = false;
 		return;
 	}
-	if (wakeup)
+	/*
+	 * A task returning from another class is placed like a waking one:
+	 * detach_task_cfs_rq() runs place_entity(cfs_rq, se, 0) on a task
+	 * leaving the fair class and switched_to_fair() re-attaches it with that
+	 * relative vruntime (Linux v6.5 kernel/sched/fair.c), so it comes back
+	 * with at most latency / 2 of credit, however long it was away.
+	 */
+	if (wakeup || tctx->rejoined)
 		tctx->vruntime = vtime_max(tctx->vruntime, floor - tun.sched_latency_ns / 2);
+	tctx->rejoined = false;
 }
 
 /*

@@ -10,6 +10,6 @@ dmesg -C
 
 side_by_side fairness "$BENCH fairness --secs $SECS"
 n=$(grep -c '^RESULT' "$OUT/fairness-fairrs.txt")
-check fairness_cases_ran "$n of 7 cases reported" '[ "$n" -eq 7 ]'
+check fairness_cases_ran "$n of 8 cases reported" '[ "$n" -eq 8 ]'
 trouble=$(kernel_trouble)
 check fairness_kernel_log_clean "${trouble:-clean}" '[ -z "$trouble" ]'

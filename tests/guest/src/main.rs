@@ -259,6 +259,69 @@ fn wakeup_latency(cpu: usize, warm: Duration, secs: Duration, latency_bound_ms: 
 // ---------------------------------------------------------------------------
 // Balance: spreading hogs over CPUs, affinity, NUMA.
 
+/// Set thread `tid`'s scheduling policy (priority 0 except for SCHED_FIFO).
+fn set_policy(tid: i32, policy: libc::c_int, prio: i32) {
+    let param = libc::sched_param { sched_priority: prio };
+    unsafe {
+        if libc::sched_setscheduler(tid, policy, &param) != 0 {
+            panic!("sched_setscheduler({tid}, {policy}): {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
+/// Three nice-0 hogs share `cpu`; one of them leaves the fair class for
+/// `away` (SCHED_FIFO, on `away_cpu`) while the other two run on, then comes
+/// back. CFS re-places a task that returns to the fair class
+/// (detach_task_cfs_rq() runs place_entity() before switched_to_fair()
+/// re-attaches it, Linux v6.5 kernel/sched/fair.c): it keeps at most
+/// sched_latency / 2 of credit, so the three share evenly from then on. A
+/// vruntime left as it was before the absence would let it run alone until it
+/// caught up with the others (about half of `secs` here: share ~0.5).
+fn rejoin(cpu: usize, away_cpu: usize, away: Duration, secs: Duration) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(Barrier::new(4));
+    let tids: Arc<Vec<AtomicU64>> = Arc::new((0..3).map(|_| AtomicU64::new(0)).collect());
+    let mut handles = Vec::new();
+    for i in 0..3 {
+        let (stop, ready, tids) = (stop.clone(), ready.clone(), tids.clone());
+        handles.push(thread::spawn(move || {
+            pin_self(cpu);
+            tids[i].store(gettid() as u64, Ordering::SeqCst);
+            ready.wait();
+            let mut x = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }));
+    }
+    ready.wait();
+    let tid: Vec<i32> = tids.iter().map(|t| t.load(Ordering::SeqCst) as i32).collect();
+    thread::sleep(Duration::from_secs(1));
+    set_policy(tid[0], libc::SCHED_FIFO, 1);
+    set_affinity(tid[0], &[away_cpu]);
+    thread::sleep(away);
+    // Back on its CPU first (still real-time), then back to the fair class.
+    set_affinity(tid[0], &[cpu]);
+    set_policy(tid[0], libc::SCHED_OTHER, 0);
+    let before: Vec<u64> = tid.iter().map(|&t| thread_cpu_ns(t)).collect();
+    thread::sleep(secs);
+    let after: Vec<u64> = tid.iter().map(|&t| thread_cpu_ns(t)).collect();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    let t: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b)).collect();
+    let share = t[0] as f64 / t.iter().sum::<u64>().max(1) as f64;
+    let ms: Vec<u64> = t.iter().map(|v| v / 1_000_000).collect();
+    result(
+        "rejoin_share",
+        share,
+        1.0 / 3.0 - 0.04,
+        1.0 / 3.0 + 0.04,
+        &format!("share of the hog back from {}s of SCHED_FIFO (ideal 0.3333); cpu ms {ms:?}", away.as_secs()),
+    );
+}
+
 fn nr_cpus() -> usize {
     thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
@@ -624,5 +687,8 @@ fn main() {
     }
     if want("latency") {
         wakeup_latency(cpu, warm, secs, latency_bound_ms);
+    }
+    if want("rejoin") {
+        rejoin(cpu, (cpu + 1) % nr_cpus().max(2), Duration::from_secs(5), secs);
     }
 }
