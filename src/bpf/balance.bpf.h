@@ -229,11 +229,27 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 }
 
 /*
+ * Does @cctx's CPU still owe a pull the balancer asked of it? A request is
+ * served at that CPU's next ops.dispatch, within one slice; a CPU that does
+ * not dispatch (real-time work monopolising it) must not hold the balancer
+ * up. While a request is fresh its CPU is passed over as a destination, so
+ * the balancer moves on to the next one; after two periods it is stale and
+ * may be replaced by a current decision (the puller re-checks the gap when it
+ * finally serves one either way).
+ */
+static __always_inline bool pull_pending(const struct fairrs_cpu_ctx *cctx, u64 now)
+{
+	return cctx->pull_src >= 0 &&
+	       now - cctx->pull_stamp_ns < 2 * READ_ONCE(tun.sched_latency_ns);
+}
+
+/*
  * One round of periodic balancing: find the most loaded queue with a task
  * waiting, the CPU whose load is furthest below it by the threshold of their
- * distance, and whether a task there is worth moving; if so, leave the pull
- * request and wake the puller if it idles (a busy puller serves the request
- * at its next dispatch, within one slice).
+ * distance (passing over CPUs that still owe a pull), and whether a task
+ * there is worth moving; if so, leave the pull request and wake the puller if
+ * it idles (a busy puller serves the request at its next dispatch, within one
+ * slice).
  */
 static __always_inline void balance_periodic(void)
 {
@@ -245,6 +261,7 @@ static __always_inline void balance_periodic(void)
 	bool found = false;
 
 	lb_round++;
+	now = scx_bpf_now();
 
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
@@ -270,7 +287,7 @@ static __always_inline void balance_periodic(void)
 		u32 dist, pct;
 		u64 margin;
 
-		if (cpu == src || !cctx || !cctx->online)
+		if (cpu == src || !cctx || !cctx->online || pull_pending(cctx, now))
 			continue;
 		dist = topo_distance(src, cpu);
 		pct = dist == 2 ? tun.numa_imbalance_pct : tun.imbalance_pct;
@@ -285,11 +302,10 @@ static __always_inline void balance_periodic(void)
 	}
 	sctx = cpu_ctx(src);
 	dctx = cpu_ctx(dst);
-	if (!sctx || !dctx || dctx->pull_src >= 0)
+	if (!sctx || !dctx)
 		return;
 
 	max_load = balance_half_gap(sctx, dctx);
-	now = scx_bpf_now();
 	/*
 	 * A timer callback is not an RCU read-side section by itself, and
 	 * iterating a DSQ needs one (older kernels' verifiers insist).
@@ -308,6 +324,7 @@ static __always_inline void balance_periodic(void)
 		return;
 
 	dctx->pull_src = src;
+	dctx->pull_stamp_ns = now;
 	stat_inc(FAIRRS_STAT_BALANCE_REQ);
 	kick_cpu(dst, SCX_KICK_IDLE);
 }

@@ -107,6 +107,8 @@ struct fairrs_cpu_ctx {
 	u64	last_slice_ns;
 	/* Periodic balancer's request: pull a task from this CPU's queue, or -1. */
 	s32	pull_src;
+	/* When that request was made (it goes stale, see balance_periodic()). */
+	u64	pull_stamp_ns;
 	/* Balancing round in which this queue last gave a task away. */
 	u64	lb_src_round;
 	/* Non-zero while the CPU is online (ops.cpu_online / cpu_offline). */
