@@ -47,6 +47,7 @@ pub const STAT_NAMES: [&str; bpf_intf::fairrs_stat_FAIRRS_NR_STATS as usize] = [
     "balance_req",
     "lag_clamp",
     "slice_expired",
+    "offline_rescue",
     "kick_offline",
     "slices",
     "slice_ns",

@@ -329,6 +329,27 @@ static __always_inline void balance_periodic(void)
 	kick_cpu(dst, SCX_KICK_IDLE);
 }
 
+/*
+ * @cpu is going offline (ops.cpu_offline) and will not run ops.dispatch
+ * again: whatever waits in its queue moves to the global DSQ, which every CPU
+ * a task may run on consumes, offline or not. Per-CPU kthreads of the dying
+ * CPU (ksoftirqd, parked by the hotplug code) must still run there, and the
+ * dying CPU does consume the global DSQ. 6.12.117 and 7.x do this themselves
+ * (rq_offline_scx() re-enqueues such tasks onto the local DSQ before calling
+ * us, and then this queue is empty); 6.18.15 does not: ksoftirqd/1 was left
+ * in a dying CPU's queue until the watchdog ejected the scheduler ("runnable
+ * task stall") while the CPU's offlining waited for it to park.
+ */
+static __always_inline void balance_rescue_offline(s32 cpu)
+{
+	struct task_struct *p;
+
+	bpf_for_each(scx_dsq, p, cpu_dsq(cpu), 0) {
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_GLOBAL, 0))
+			stat_inc(FAIRRS_STAT_OFFLINE_RESCUE);
+	}
+}
+
 static int balance_timerfn(void *map, int *key, struct bpf_timer *timer)
 {
 	balance_periodic();

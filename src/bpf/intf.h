@@ -59,6 +59,7 @@ enum fairrs_stat {
 	FAIRRS_STAT_BALANCE_REQ,	/* periodic balancer found an imbalance worth a move */
 	FAIRRS_STAT_LAG_CLAMP,		/* starvation guard shortened a task's lag */
 	FAIRRS_STAT_SLICE_EXPIRED,	/* stopped runnable with its slice used up (or cut by a preemption kick or yield) */
+	FAIRRS_STAT_OFFLINE_RESCUE,	/* waiting in a CPU's queue as it went offline: moved to the global DSQ */
 	FAIRRS_STAT_KICK_OFFLINE,	/* kicks not sent: this CPU was going offline (kick.bpf.h) */
 	FAIRRS_STAT_SLICES,		/* slices granted */
 	FAIRRS_STAT_SLICE_NS,		/* their total length, ns (average = this / SLICES) */

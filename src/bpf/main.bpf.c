@@ -329,9 +329,11 @@ bool BPF_STRUCT_OPS(fairrs_yield, struct task_struct *from, struct task_struct *
 
 /*
  * CPU hotplug. Implementing these keeps the scheduler attached (without them
- * the kernel ejects it with a restart request). Nothing else is needed: a
- * queue only ever holds tasks of its own CPU's run queue, and the kernel
- * migrates those off a dying CPU, through ops.enqueue, onto live ones.
+ * the kernel ejects it with a restart request). A queue only ever holds tasks
+ * of its own CPU's run queue, and the kernel migrates those off a dying CPU,
+ * through ops.enqueue, onto live ones, as they come up to run; what still
+ * waits in the dying CPU's queue is handed on (balance_rescue_offline()).
+ * From here on this CPU issues no kicks (kick.bpf.h).
  */
 void BPF_STRUCT_OPS(fairrs_cpu_online, s32 cpu)
 {
@@ -349,6 +351,7 @@ void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
 		cctx->online = 0;
 		cctx->pull_src = -1;
 	}
+	balance_rescue_offline(cpu);
 }
 
 /*
