@@ -137,8 +137,9 @@ enum Ending {
 }
 
 /// scx_utils' UserExitInfo keeps the exit kind private, but what it exposes
-/// tells the kinds apart: `report()` (uei_report!, in Scheduler::run) turns
-/// every kind above SCX_EXIT_UNREG_KERN (sysrq, errors, stalls) into an Err,
+/// tells the kinds apart: `report()` (in Scheduler::run, on what
+/// Scheduler::exit_info() read) turns every kind above SCX_EXIT_UNREG_KERN
+/// (sysrq, errors, stalls) into an Err,
 /// and `exit_code()` is Some exactly for SCX_EXIT_UNREG_BPF and
 /// SCX_EXIT_UNREG_KERN, the kinds where someone other than user space
 /// unregistered the scheduler. None is SCX_EXIT_UNREG (our own detach when
@@ -187,7 +188,7 @@ fn main() -> ExitCode {
     };
     if opts.help_stats {
         let mut out = std::io::stdout();
-        let described = stats::server_data(opts.top).describe_meta(&mut out, None);
+        let described = stats::server_data().describe_meta(&mut out, None);
         return if described.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
     let tun = match opts.validate() {

@@ -9,20 +9,21 @@
 
 use std::io::Read;
 use std::mem::MaybeUninit;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
 use log::{info, warn};
-use scx_stats::prelude::StatsServer;
-use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report, UserExitInfo};
+use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExitInfo};
 
 use crate::bpf_intf;
 use crate::bpf_skel::*;
 use crate::cli::{Opts, Tunables, LIVE_KEYS};
-use crate::stats::{self, CpuRaw, Metrics, Raw, Request, Response, TaskRaw, STAT_NAMES};
-use crate::topology::CpuMap;
+use crate::stats::{self, Call, CpuRaw, Metrics, Raw, Request, Response, TaskRaw, STAT_NAMES};
+use crate::topology::{CpuList, CpuMap, POSSIBLE_CPUS};
 
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
 
@@ -67,17 +68,27 @@ pub struct Scheduler<'a> {
     skel: BpfSkel<'a>,
     opts: Opts,
     struct_ops: Option<libbpf_rs::Link>,
+    /// Possible CPUs (for messages).
     nr_cpus: usize,
+    /// Highest possible CPU id + 1: the length of everything indexed by CPU id.
+    nr_cpu_ids: usize,
     topo: CpuMap,
 }
 
 impl<'a> Scheduler<'a> {
     /// Open, configure, load and attach the BPF scheduler.
     pub fn init(opts: &Opts, tun: &Tunables, open_object: &'a mut MaybeUninit<OpenObject>) -> Result<Self> {
-        let nr_cpus = libbpf_rs::num_possible_cpus().context("reading the number of possible CPUs")?;
+        // The BPF side indexes its per-CPU arrays by CPU id, so it needs the
+        // highest possible id + 1, which exceeds the number of possible CPUs
+        // when the possible mask has holes (see topology.rs).
+        let possible = CpuList::possible()?;
+        let (nr_cpus, nr_cpu_ids) = (possible.count(), possible.nr_cpu_ids());
         let max_cpus = bpf_intf::fairrs_consts_FAIRRS_MAX_CPUS as usize;
-        if nr_cpus > max_cpus {
-            bail!("this machine has {nr_cpus} possible CPUs; scx_fairrs supports at most {max_cpus}");
+        if nr_cpu_ids > max_cpus {
+            bail!(
+                "this machine's CPU ids go up to {} ({POSSIBLE_CPUS}); scx_fairrs supports CPU ids below {max_cpus}",
+                nr_cpu_ids - 1
+            );
         }
 
         let mut builder = BpfSkelBuilder::default();
@@ -103,15 +114,15 @@ impl<'a> Scheduler<'a> {
         let data = skel.maps.data_data.as_mut().context("BPF object has no .data")?;
         write_tunables(&mut data.tun, tun);
         let rodata = skel.maps.rodata_data.as_mut().context("BPF object has no .rodata")?;
-        rodata.nr_cpu_ids = nr_cpus as u32;
-        let topo = CpuMap::read(nr_cpus)?;
-        rodata.cpu_llc[..nr_cpus].copy_from_slice(&topo.llc);
-        rodata.cpu_node[..nr_cpus].copy_from_slice(&topo.node);
+        rodata.nr_cpu_ids = nr_cpu_ids as u32;
+        let topo = CpuMap::read(nr_cpu_ids)?;
+        rodata.cpu_llc[..nr_cpu_ids].copy_from_slice(&topo.llc);
+        rodata.cpu_node[..nr_cpu_ids].copy_from_slice(&topo.node);
 
         let mut skel = scx_ops_load!(skel, fairrs_ops, uei).context("loading the BPF scheduler")?;
         let struct_ops = scx_ops_attach!(skel, fairrs_ops).context("attaching the BPF scheduler")?;
 
-        Ok(Self { skel, opts: opts.clone(), struct_ops: Some(struct_ops), nr_cpus, topo })
+        Ok(Self { skel, opts: opts.clone(), struct_ops: Some(struct_ops), nr_cpus, nr_cpu_ids, topo })
     }
 
     pub fn nr_cpus(&self) -> usize {
@@ -122,7 +133,10 @@ impl<'a> Scheduler<'a> {
         &self.topo
     }
 
-    /// The event counters, summed over CPUs (stats.bpf.h).
+    /// The event counters, summed over CPUs (stats.bpf.h). The kernel
+    /// returns one value per possible CPU, packed (holes in the ids take no
+    /// slot), and libbpf sizes the buffer by the count of possible CPUs, so
+    /// the sum is right whatever the ids; nothing here indexes it by CPU id.
     fn counters(&self) -> Vec<u64> {
         (0..bpf_intf::fairrs_stat_FAIRRS_NR_STATS)
             .map(|idx| {
@@ -147,7 +161,9 @@ impl<'a> Scheduler<'a> {
     pub fn snapshot(&self) -> Raw {
         let counters = self.counters();
         let cpus = match self.skel.maps.bss_data.as_ref() {
-            Some(bss) => bss.cpu_ctxs[..self.nr_cpus]
+            // Indexed by CPU id: ids in a hole of the possible mask are
+            // never online, and stats leaves out CPUs that are not.
+            Some(bss) => bss.cpu_ctxs[..self.nr_cpu_ids]
                 .iter()
                 .map(|c| CpuRaw {
                     online: c.online != 0,
@@ -186,10 +202,9 @@ impl<'a> Scheduler<'a> {
                 // the BPF side with this very layout (intf.h via bindgen).
                 let d: bpf_intf::fairrs_task_dump =
                     unsafe { std::ptr::read_unaligned(rec.as_ptr() as *const bpf_intf::fairrs_task_dump) };
-                let comm = d.comm.iter().take_while(|&&c| c != 0).map(|&c| c as u8 as char).collect();
                 TaskRaw {
                     pid: d.pid,
-                    comm,
+                    comm: c_text(d.comm.iter().map(|&c| c as u8)),
                     nice: d.nice,
                     weight: d.weight,
                     queue_cpu: d.queue_cpu,
@@ -226,29 +241,39 @@ impl<'a> Scheduler<'a> {
     /// Detaches, then returns the kernel's exit information (an error when
     /// the exit was an error).
     pub fn run(&mut self, shutdown: &AtomicBool) -> Result<UserExitInfo> {
-        let server = StatsServer::new(stats::server_data(self.opts.top))
-            .set_sched_path(stats::STATS_SCHED_PATH)
-            .launch()
-            .context("starting the stats server")?;
-        restrict_stats_socket();
-        let (res_tx, req_rx) = server.channels();
+        // `calls_tx` stays here too, so that the loop below waits the same
+        // way whether or not the server runs.
+        let (calls_tx, calls) = mpsc::channel::<Call>();
+        let limits = stats::Limits::default();
+        let server = match stats::Server::launch(Path::new(stats::STATS_DIR), self.opts.top, limits, calls_tx.clone()) {
+            Ok(server) => Some(server),
+            // The scheduler is what the user asked for; the socket is a
+            // convenience, and one that other users could reach is worse
+            // than none.
+            Err(e) => {
+                warn!("stats server not started, --monitor and --set cannot reach this instance: {e:#}");
+                None
+            }
+        };
 
         let every = (self.opts.stats > 0.0).then(|| Duration::from_secs_f64(self.opts.stats));
         let started = Instant::now();
         let mut last = self.snapshot();
 
         while !shutdown.load(Ordering::Relaxed) && !self.exited() {
-            match req_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(Request::Snapshot) => res_tx.send(Response::Snapshot(Box::new(self.snapshot())))?,
-                Ok(Request::Set(key, value)) => {
+            // A client that gave up waiting no longer takes its answer: fine.
+            match calls.recv_timeout(Duration::from_millis(100)) {
+                Ok(Call { request: Request::Snapshot, reply }) => {
+                    let _ = reply.send(Response::Snapshot(Box::new(self.snapshot())));
+                }
+                Ok(Call { request: Request::Set(key, value), reply }) => {
                     let result = self.retune(&key, &value);
                     if let Err(why) = &result {
                         warn!("refused --set {key}={value}: {why}");
                     }
-                    res_tx.send(Response::Set(result))?
+                    let _ = reply.send(Response::Set(result));
                 }
-                Err(e) if e.is_timeout() => {}
-                Err(e) => Err(e).context("stats server channel")?,
+                Err(_) => {}
             }
             if let Some(every) = every {
                 if last.at.elapsed() >= every {
@@ -259,14 +284,44 @@ impl<'a> Scheduler<'a> {
             }
         }
 
+        // Requests still queued or arriving now are answered "stopping" at
+        // once instead of waiting out their time limit.
+        drop(calls);
         // Detach before anything else: the machine gets the kernel's
         // scheduler back first, and nothing (a task dump, a report) runs
         // against a scheduler that is being torn down.
         self.detach();
+        drop(server);
         let counts: Vec<String> =
             STAT_NAMES.iter().zip(self.counters()).map(|(n, v)| format!("{n}={v}")).collect();
         info!("totals over {:.1}s: {}", started.elapsed().as_secs_f64(), counts.join(" "));
-        uei_report!(&self.skel, uei).context("the kernel ejected scx_fairrs")
+        let uei = self.exit_info();
+        uei.report().map(|()| uei).context("the kernel ejected scx_fairrs")
+    }
+
+    /// The kernel's exit information, as scx_utils' uei_report! reads it but
+    /// without its panic: uei_read! converts the reason, message and dump
+    /// with `to_str().expect()`, and the kernel writes task names into the
+    /// message and the dump ("runnable task stall (NAME[PID] ...)"), which can
+    /// be any bytes a task chose (prctl(PR_SET_NAME)) or a UTF-8 name cut at
+    /// 15 bytes. So read the same fields, replace what is not UTF-8, and hand
+    /// scx_utils only valid text.
+    fn exit_info(&self) -> UserExitInfo {
+        let Some(data) = self.skel.maps.data_data.as_ref() else {
+            return UserExitInfo::default();
+        };
+        // SAFETY: .data stays mapped as long as the skeleton; the kernel
+        // writes uei, hence the volatile copy (as uei_exited! reads it).
+        let uei = unsafe { std::ptr::read_volatile(&data.uei) };
+        // The dump area: set up by scx_ops_load! (uei_set_size!) for the
+        // skeleton loaded last, which is this one, with the length it gave
+        // the BPF side.
+        let dump_len = self.skel.maps.rodata_data.as_ref().map_or(0, |r| r.uei_dump_len as usize);
+        let dump_ptr = scx_utils::UEI_DUMP_PTR_MUTEX.lock().map_or(std::ptr::null(), |p| p.ptr);
+        // SAFETY: that area is dump_len bytes, mapped as long as the skeleton.
+        let dump = (!dump_ptr.is_null() && dump_len > 0)
+            .then(|| unsafe { std::slice::from_raw_parts(dump_ptr as *const u8, dump_len) });
+        exit_info_from(&uei, dump)
     }
 
     /// Release the struct_ops link, which makes the kernel disable the
@@ -318,11 +373,71 @@ impl Drop for Scheduler<'_> {
     }
 }
 
-/// The stats socket carries --set: only root may use it.
-fn restrict_stats_socket() {
-    use std::os::unix::fs::PermissionsExt;
-    let path = format!("/var/run/scx/{}/stats", stats::STATS_SCHED_PATH);
-    if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
-        warn!("cannot restrict {path} to root: {e}");
+/// Text from a NUL-terminated C string of the kernel's: up to the first NUL
+/// (or the end of the array), with bytes that are not UTF-8 replaced by
+/// U+FFFD. Task names are bytes, not text: valid UTF-8 names come out as
+/// written, anything else still prints.
+fn c_text(bytes: impl IntoIterator<Item = u8>) -> String {
+    let raw: Vec<u8> = bytes.into_iter().take_while(|&b| b != 0).collect();
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// scx_utils' UserExitInfo from the BPF side's `uei` and its dump area,
+/// with reason, message and dump made valid UTF-8 first (see exit_info).
+fn exit_info_from(uei: &types::user_exit_info, dump: Option<&[u8]>) -> UserExitInfo {
+    // c_text stops at the first NUL, so CString::new cannot fail.
+    let text = |bytes: Vec<u8>| std::ffi::CString::new(c_text(bytes)).unwrap_or_default();
+    let reason = text(uei.reason.iter().map(|&c| c as u8).collect());
+    let msg = text(uei.msg.iter().map(|&c| c as u8).collect());
+    let dump = dump.map(|d| text(d.to_vec()));
+    // As uei_read!: these fields only mean something on kernels that have them.
+    let has = |field| scx_utils::compat::struct_has_field("scx_exit_info", field).unwrap_or(false);
+    let exit_code: *const i64 = if has("exit_code") { &uei.exit_code } else { std::ptr::null() };
+    let exit_cpu: *const i32 = if has("exit_cpu") { &uei.exit_cpu } else { std::ptr::null() };
+    UserExitInfo::new(
+        &uei.kind,
+        exit_code,
+        exit_cpu,
+        reason.as_ptr(),
+        msg.as_ptr(),
+        dump.as_ref().map_or(std::ptr::null(), |d| d.as_ptr()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The skeleton has C `char` as i8 (the BPF target's), on every host.
+    fn put(dst: &mut [i8], text: &[u8]) {
+        for (d, &s) in dst.iter_mut().zip(text) {
+            *d = s as _;
+        }
+    }
+
+    #[test]
+    fn task_names_are_bytes_and_still_print() {
+        assert_eq!(c_text(*b"fairrs-guest\0\0\0\0"), "fairrs-guest");
+        assert_eq!(c_text(*b"no terminator"), "no terminator");
+        assert_eq!(c_text("café".bytes()), "café");
+        // A UTF-8 name the kernel cut inside a character, and plain bytes.
+        assert_eq!(c_text(*b"ab\xc3"), "ab\u{fffd}");
+        assert_eq!(c_text(*b"\xff\xfeX\0tail"), "\u{fffd}\u{fffd}X");
+    }
+
+    #[test]
+    fn an_exit_message_naming_a_task_that_is_not_utf8_does_not_panic() {
+        // What the kernel writes when it ejects the scheduler for a stall of
+        // a task whose name is not UTF-8 (scx_utils' own reader panics here).
+        let mut uei = types::user_exit_info::default();
+        uei.kind = scx_utils::ScxExitKind::ErrorStall as i32;
+        put(&mut uei.reason, b"runnable task stall");
+        put(&mut uei.msg, b"\xffname\xfe[36] failed to run for 38.576s");
+        let dump = b"CPU 3   : nr_run=2\n  curr=\xc3[36]\n\0stale bytes after the end".to_vec();
+        let info = exit_info_from(&uei, Some(&dump));
+        let why = info.report().expect_err("a stall is an error exit").to_string();
+        assert!(why.starts_with("EXIT: runnable task stall (\u{fffd}name\u{fffd}[36] failed to run for 38.576s)"), "{why}");
+        let all = format!("{info:?}");
+        assert!(all.contains("curr=\u{fffd}[36]") && !all.contains("stale"), "{all}");
     }
 }
