@@ -45,12 +45,22 @@ pub fn preflight() -> Result<()> {
         bail!("scx_fairrs must run as root to load a BPF scheduler (try: sudo scx_fairrs)");
     }
     if scx_utils::compat::is_sched_ext_enabled().unwrap_or(false) {
-        let other = std::fs::read_to_string(format!("{SCHED_EXT_SYSFS}/root/ops"))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| "unknown".into());
-        bail!("another sched_ext scheduler ({other}) is already attached: stop it before starting scx_fairrs");
+        bail!(another_scheduler());
     }
     Ok(())
+}
+
+/// The refusal when another sched_ext scheduler holds the kernel.
+fn another_scheduler() -> String {
+    let other = std::fs::read_to_string(format!("{SCHED_EXT_SYSFS}/root/ops"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    format!("another sched_ext scheduler ({other}) is already attached: stop it before starting scx_fairrs")
+}
+
+/// Is a scheduler attached or on its way in or out (any state but disabled)?
+fn sched_ext_busy() -> bool {
+    std::fs::read_to_string(format!("{SCHED_EXT_SYSFS}/state")).is_ok_and(|s| s.trim() != "disabled")
 }
 
 /// Copy the retunable values into the BPF side's `tun` (see intf.h).
@@ -120,7 +130,14 @@ impl<'a> Scheduler<'a> {
         rodata.cpu_node[..nr_cpu_ids].copy_from_slice(&topo.node);
 
         let mut skel = scx_ops_load!(skel, fairrs_ops, uei).context("loading the BPF scheduler")?;
-        let struct_ops = scx_ops_attach!(skel, fairrs_ops).context("attaching the BPF scheduler")?;
+        // Two instances started at the same instant both pass preflight();
+        // the kernel lets one attach and the other gets EBUSY (or scx_utils'
+        // own "already running"): that one says what preflight() would have.
+        let struct_ops = match scx_ops_attach!(skel, fairrs_ops) {
+            Ok(link) => link,
+            Err(_) if sched_ext_busy() => bail!(another_scheduler()),
+            Err(e) => return Err(e).context("attaching the BPF scheduler"),
+        };
 
         Ok(Self { skel, opts: opts.clone(), struct_ops: Some(struct_ops), nr_cpus, nr_cpu_ids, topo })
     }
