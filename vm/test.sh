@@ -24,7 +24,7 @@ echo "== host tests"
 cargo test --release --locked --workspace
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa stats hotplug service smoke@6.12 hotplug@6.12 smoke@6.16 hotplug@6.16 smoke@6.18 hotplug@6.18)
+[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa stats hotplug soak service smoke@6.12 hotplug@6.12 smoke@6.16 hotplug@6.16 smoke@6.18 hotplug@6.18)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
 # The longest suite takes about 190 s here; a suite is stopped after this.
@@ -32,6 +32,9 @@ suite_timeout=${SCX_FAIRRS_SUITE_TIMEOUT:-480}
 # The guest dumps its state (tests/vm/lib.sh) this long after its suite starts,
 # before the host's limit, so a hang leaves evidence.
 budget=$(( suite_timeout > 180 ? suite_timeout - 90 : suite_timeout / 2 ))
+# Knobs the long runs turn (README): rounds of the hotplug suite, length of
+# the soak.
+guest_env="HOTPLUG_ROUNDS=${SCX_FAIRRS_HOTPLUG_ROUNDS:-5} SOAK_SECS=${SCX_FAIRRS_SOAK_SECS:-180}"
 passed=0 failed=0
 for name in "${suites[@]}"; do
     suite=${name%@*}
@@ -56,7 +59,7 @@ for name in "${suites[@]}"; do
         rc=0
         timeout --kill-after=30 "$suite_timeout" \
             vm/run.sh --kernel "$series" "${vmargs[@]}" --out "$out" \
-                -- "SUITE_BUDGET=$budget sh tests/vm/$suite.sh" 2>&1 \
+                -- "SUITE_BUDGET=$budget $guest_env sh tests/vm/$suite.sh" 2>&1 \
             | tee "$out/console.log" || rc=$?
         echo "vm suite $name: guest exit $rc after $(( $(date +%s) - start ))s"
         [ ! -f "$out/guest-started" ] && [ "$attempt" = 1 ] || break

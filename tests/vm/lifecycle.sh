@@ -65,5 +65,46 @@ check_detached sigint_detaches $pid
 trouble=$(kernel_trouble)
 check kernel_log_clean_after_detach "${trouble:-clean}" '[ -z "$trouble" ]'
 
+# --- clients without an instance: one line, exit 1 -----------------------------
+for args in "--monitor 1" "--set sched_latency_us=12000"; do
+    msg=$($FAIRRS $args 2>&1); rc=$?
+    check "no_instance_${args%% *}" "rc=$rc msg='$msg'" \
+        '[ $rc -eq 1 ] && [ "$(printf "%s\n" "$msg" | wc -l)" -eq 1 ] && has "$msg" "cannot reach a running scx_fairrs"'
+done
+
+# --- SIGKILL: the kernel drops the scheduler with its last link; a new start
+# is not blocked by anything the killed daemon left (its stats socket) -------
+$FAIRRS > "$OUT/killed-daemon.log" 2>&1 &
+pid=$!
+wait_state enabled 120 $pid
+kill -KILL $pid; wait $pid 2>/dev/null
+t0=$(date +%s%N)
+wait_state disabled 5
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check sigkill_detaches "state=$(sx_state) ${ms} ms after SIGKILL" '[ "$(sx_state)" = disabled ]'
+$FAIRRS > "$OUT/after-kill-daemon.log" 2>&1 &
+pid=$!
+wait_state enabled 120 $pid
+m=$(timeout 20 $FAIRRS --monitor 1 --json 2>&1 | head -c 60)
+check start_after_sigkill "state=$(sx_state); --monitor: ${m}..." \
+    '[ "$(sx_state)" = enabled ] && kill -0 $pid && has "$m" "{"'
+check_detached start_after_sigkill_detaches $pid
+
+# --- two instances started at the same instant: exactly one attaches, the
+# other exits 1 with one line ---------------------------------------------------
+$FAIRRS > "$OUT/race-a.log" 2>&1 & a=$!
+$FAIRRS > "$OUT/race-b.log" 2>&1 & b=$!
+wait_state enabled 120
+i=0; while kill -0 $a 2>/dev/null && kill -0 $b 2>/dev/null && [ $i -lt 80 ]; do sleep 0.25; i=$((i + 1)); done
+if kill -0 $a 2>/dev/null; then winner=$a loser=$b lose_log=race-b.log; else winner=$b loser=$a lose_log=race-a.log; fi
+wait $loser; lrc=$?
+lmsg=$(grep -v '^\[' "$OUT/$lose_log")
+check two_instances_one_attaches "state=$(sx_state); loser rc=$lrc: '$lmsg'" \
+    'kill -0 $winner && [ "$(sx_state)" = enabled ] && [ $lrc -eq 1 ] &&
+     [ "$(printf "%s\n" "$lmsg" | wc -l)" -eq 1 ] && has "$lmsg" "another sched_ext scheduler"'
+check_detached two_instances_winner_detaches $winner
+trouble=$(kernel_trouble)
+check kernel_log_clean_at_end "${trouble:-clean}" '[ -z "$trouble" ]'
+
 echo "--- daemon log"; cat "$LOG"
 echo "--- last stats block"; tail -n 8 "$OUT/stats.log"

@@ -93,6 +93,12 @@ check daemon_logged_retune "$(grep retuned "$OUT/stats-daemon.log")" 'grep -q "r
 
 ls -l /var/run/scx/fairrs/stats > "$OUT/socket.txt" 2>&1
 check stats_socket_root_only "$(cat "$OUT/socket.txt")" 'grep -q "^srw-------" "$OUT/socket.txt"'
+ls -ld /var/run/scx/fairrs > "$OUT/socket-dir.txt" 2>&1
+check stats_socket_dir_private "$(cat "$OUT/socket-dir.txt")" 'grep -q "^drwx------ .* root root" "$OUT/socket-dir.txt"'
+msg=$(setpriv --reuid=65534 --regid=65534 --clear-groups $FAIRRS --set sched_latency_us=7000 2>&1); rc=$?
+lat=$(field "$(monitor_json)" "m['tunables']['sched_latency_us']")
+check set_refused_for_non_root "rc=$rc msg='$msg'; sched_latency_us still $lat" \
+    '[ $rc -eq 1 ] && [ "$lat" = 12000 ]'
 
 kill $(jobs -p | grep -v "^$pid$") 2>/dev/null
 check_detached stats_daemon_exited $pid
