@@ -27,7 +27,9 @@ TARBALL=$(ls /usr/src/linux-source-6.12.tar.xz 2>/dev/null) ||
     { log "linux-source-6.12 installed no /usr/src/linux-source-6.12.tar.xz"; exit 1; }
 SRCVER=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 
-BUILD="$CACHE_DIR/kernel/6.12-$SRCVER"
+# Debian versions carry a "~", which vng refuses in --rodir paths: the tree
+# is named after the version with "~" replaced.
+BUILD="$CACHE_DIR/kernel/6.12-${SRCVER//\~/+}-build"
 PAHOLE_ROOT="$CACHE_DIR/pahole-trixie"
 
 # --- pahole from trixie ------------------------------------------------------
@@ -92,13 +94,18 @@ if [ ! -f "$BUILD/arch/x86/boot/bzImage" ] || [ ! -f "$BUILD/.build.done" ]; the
     log "built in $(( $(date +%s) - start ))s"
 fi
 
+# The image and its config go outside the build tree: vng takes a kernel
+# inside a source tree for a development build and looks for its modules.
 KVER=$(make -s -C "$BUILD" kernelrelease)
-mkdir -p "$BUILD/boot"
-cp "$BUILD/.config" "$BUILD/boot/config-$KVER"
+OUT="$CACHE_DIR/kernel/$KVER"
+mkdir -p "$OUT/boot"
+cp "$BUILD/arch/x86/boot/bzImage" "$OUT/vmlinuz"
+cp "$BUILD/.config" "$OUT/config"
+cp "$BUILD/.config" "$OUT/boot/config-$KVER"
 cat > "$KENV" <<ENV
 KVER=$KVER
-VMLINUZ=$BUILD/arch/x86/boot/bzImage
-KCONFIG=$BUILD/.config
-KBOOT=$BUILD/boot
+VMLINUZ=$OUT/vmlinuz
+KCONFIG=$OUT/config
+KBOOT=$OUT/boot
 ENV
 log "kernel $KVER ready"
