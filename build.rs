@@ -18,15 +18,18 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs");
 
-    // The PELT maths (src/bpf/pelt.bpf.h) built for the host as well, so
-    // src/pelt.rs runs the very header the BPF side inlines. The library is
-    // small, and the binary only pulls in what it calls.
-    println!("cargo:rerun-if-changed=src/bpf/pelt.bpf.h");
-    println!("cargo:rerun-if-changed=src/bpf/pelt_host.c");
+    // The host library: the PELT maths (src/bpf/pelt.bpf.h, through
+    // pelt_host.c), so the tests in src/pelt.rs run the very header the BPF
+    // side inlines, and the counter names of intf.h (intf_host.c), which the
+    // daemon reports.
+    for file in ["src/bpf/pelt.bpf.h", "src/bpf/pelt_host.c", "src/bpf/intf.h", "src/bpf/intf_host.c"] {
+        println!("cargo:rerun-if-changed={file}");
+    }
     cc::Build::new()
         .file("src/bpf/pelt_host.c")
+        .file("src/bpf/intf_host.c")
         .include("src/bpf")
-        .compile("fairrs_pelt");
+        .compile("fairrs_host");
 
     scx_cargo::BpfBuilder::new()
         .expect("BPF build environment (clang >= 16 for the BPF target; set BPF_CLANG)")

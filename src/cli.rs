@@ -4,12 +4,18 @@
 //! Flags are in the units people tune CFS in (microseconds), and each one is
 //! checked against its accepted range before anything touches the kernel, so
 //! a bad value costs nothing and explains itself in one line.
+//!
+//! The tunables (the flags the BPF side reads, which `--set` may change) are
+//! declared here as flags; their ranges, units and BPF fields are the
+//! `TUNABLES` table in tunables.rs, which `validate()` checks first.
 
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
 
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
+
+use crate::tunables::{self, Tunables};
 
 /// Version string: the crate version plus the git revision it was built from.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-g", env!("FAIRRS_GIT_REV"));
@@ -115,13 +121,8 @@ pub struct Opts {
     #[arg(long, requires = "monitor", help_heading = STATS)]
     pub json: bool,
 
-    /// Do not load a scheduler: change a tunable of the running instance
-    /// without reloading it, e.g. --set sched_latency_us=12000. Keys are the
-    /// tunable flags' names with underscores (sched_latency_us,
-    /// min_granularity_us, wakeup_granularity_us, migration_cost_us,
-    /// imbalance_pct, numa_imbalance_pct, balance_interval_us); the value is
-    /// checked against the flag's range.
-    #[arg(long, value_name = "KEY=VALUE", help_heading = STATS)]
+    // The help lists the keys from the tunables table.
+    #[arg(long, value_name = "KEY=VALUE", help_heading = STATS, help = tunables::set_help())]
     pub set: Option<String>,
 
     /// Describe every statistic (the fields of the JSON reports) and exit.
@@ -269,136 +270,21 @@ impl fmt::Display for BadFlag {
 
 impl std::error::Error for BadFlag {}
 
-/// The BPF tunables, in nanoseconds, derived from validated options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tunables {
-    pub sched_latency_ns: u64,
-    pub min_granularity_ns: u64,
-    pub wakeup_granularity_ns: u64,
-    pub migration_cost_ns: u64,
-    pub imbalance_pct: u32,
-    pub numa_imbalance_pct: u32,
-    pub balance_interval_ns: u64,
-}
-
-const LATENCY_US: (u64, u64) = (100, 1_000_000);
-const MIN_GRAN_US_MIN: u64 = 100;
-const WAKEUP_GRAN_US: (u64, u64) = (0, 1_000_000);
-const MIGRATION_COST_US: (u64, u64) = (0, 100_000);
-const IMBALANCE_PCT: (u64, u64) = (101, 400);
-const BALANCE_INTERVAL_US: (u64, u64) = (1000, 1_000_000);
 const STATS_SECS_MAX: f64 = 3600.0;
 const TOP_MAX: u64 = 1000;
-
-/// The tunables `--set` may change while running, as KEY=VALUE names.
-pub const LIVE_KEYS: [&str; 7] = [
-    "sched_latency_us",
-    "min_granularity_us",
-    "wakeup_granularity_us",
-    "migration_cost_us",
-    "imbalance_pct",
-    "numa_imbalance_pct",
-    "balance_interval_us",
-];
 const EXIT_DUMP_MAX: u32 = 16 << 20;
 
-fn check_range(flag: &str, value: u64, lo: u64, hi: u64, range: String) -> Result<(), BadFlag> {
+pub(crate) fn check_range(flag: &str, value: u64, lo: u64, hi: u64, range: String) -> Result<(), BadFlag> {
     if value < lo || value > hi {
         return Err(BadFlag { flag: flag.to_string(), value: value.to_string(), range });
     }
     Ok(())
 }
 
-/// Split a `--set` argument into key and value.
-pub fn parse_set(arg: &str) -> Result<(String, String), BadFlag> {
-    match arg.split_once('=') {
-        Some((k, v)) if LIVE_KEYS.contains(&k.trim()) && !v.trim().is_empty() => {
-            Ok((k.trim().to_string(), v.trim().to_string()))
-        }
-        _ => Err(BadFlag {
-            flag: "set".into(),
-            value: arg.to_string(),
-            range: format!("KEY=VALUE with KEY one of {}", LIVE_KEYS.join(", ")),
-        }),
-    }
-}
-
 impl Opts {
-    /// These options with tunable `key` (a LIVE_KEYS name) set to `value`,
-    /// validated as the flags are; the error names the flag and its range.
-    pub fn with_tunable(&self, key: &str, value: &str) -> Result<(Opts, Tunables), BadFlag> {
-        let flag = LIVE_KEYS
-            .iter()
-            .find(|k| **k == key)
-            .map(|k| k.replace('_', "-"))
-            .ok_or_else(|| BadFlag {
-                flag: "set".into(),
-                value: key.to_string(),
-                range: format!("one of {}", LIVE_KEYS.join(", ")),
-            })?;
-        let v: u64 = value.parse().map_err(|_| BadFlag {
-            flag: flag.clone(),
-            value: value.to_string(),
-            range: "a whole number (see --help for the range)".into(),
-        })?;
-        let too_big = || BadFlag { flag: flag.clone(), value: value.to_string(), range: "at most 400".into() };
-        let mut next = self.clone();
-        match key {
-            "sched_latency_us" => next.sched_latency_us = v,
-            "min_granularity_us" => next.min_granularity_us = v,
-            "wakeup_granularity_us" => next.wakeup_granularity_us = v,
-            "migration_cost_us" => next.migration_cost_us = v,
-            "imbalance_pct" => next.imbalance_pct = u32::try_from(v).map_err(|_| too_big())?,
-            "numa_imbalance_pct" => next.numa_imbalance_pct = u32::try_from(v).map_err(|_| too_big())?,
-            _ => next.balance_interval_us = v,
-        }
-        let tun = next.validate()?;
-        Ok((next, tun))
-    }
-
-    /// The current value of a LIVE_KEYS tunable.
-    pub fn tunable(&self, key: &str) -> Option<u64> {
-        Some(match key {
-            "sched_latency_us" => self.sched_latency_us,
-            "min_granularity_us" => self.min_granularity_us,
-            "wakeup_granularity_us" => self.wakeup_granularity_us,
-            "migration_cost_us" => self.migration_cost_us,
-            "imbalance_pct" => self.imbalance_pct.into(),
-            "numa_imbalance_pct" => self.numa_imbalance_pct.into(),
-            "balance_interval_us" => self.balance_interval_us,
-            _ => return None,
-        })
-    }
-
     /// Check every flag against its range; the first bad one is reported.
     pub fn validate(&self) -> Result<Tunables, BadFlag> {
-        let (lo, hi) = LATENCY_US;
-        check_range("sched-latency-us", self.sched_latency_us, lo, hi, format!("{lo}..={hi}"))?;
-        check_range(
-            "min-granularity-us",
-            self.min_granularity_us,
-            MIN_GRAN_US_MIN,
-            self.sched_latency_us,
-            format!(
-                "{MIN_GRAN_US_MIN}..={} (at most --sched-latency-us)",
-                self.sched_latency_us
-            ),
-        )?;
-        let (lo, hi) = WAKEUP_GRAN_US;
-        check_range("wakeup-granularity-us", self.wakeup_granularity_us, lo, hi, format!("{lo}..={hi}"))?;
-        let (lo, hi) = MIGRATION_COST_US;
-        check_range("migration-cost-us", self.migration_cost_us, lo, hi, format!("{lo}..={hi}"))?;
-        let (lo, hi) = IMBALANCE_PCT;
-        check_range("imbalance-pct", self.imbalance_pct.into(), lo, hi, format!("{lo}..={hi}"))?;
-        check_range(
-            "numa-imbalance-pct",
-            self.numa_imbalance_pct.into(),
-            self.imbalance_pct.into(),
-            hi,
-            format!("{}..={hi} (at least --imbalance-pct)", self.imbalance_pct),
-        )?;
-        let (lo, hi) = BALANCE_INTERVAL_US;
-        check_range("balance-interval-us", self.balance_interval_us, lo, hi, format!("{lo}..={hi}"))?;
+        let tun = tunables::validate(self)?;
         for (flag, secs) in [("stats", self.stats), ("monitor", self.monitor)] {
             if !(secs.is_finite() && (0.0..=STATS_SECS_MAX).contains(&secs)) {
                 return Err(BadFlag {
@@ -416,23 +302,16 @@ impl Opts {
             EXIT_DUMP_MAX.into(),
             format!("0..={EXIT_DUMP_MAX}"),
         )?;
-        Ok(Tunables {
-            sched_latency_ns: self.sched_latency_us * 1000,
-            min_granularity_ns: self.min_granularity_us * 1000,
-            wakeup_granularity_ns: self.wakeup_granularity_us * 1000,
-            migration_cost_ns: self.migration_cost_us * 1000,
-            imbalance_pct: self.imbalance_pct,
-            numa_imbalance_pct: self.numa_imbalance_pct,
-            balance_interval_ns: self.balance_interval_us * 1000,
-        })
+        Ok(tun)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Opts {
+    /// The options a command line (without the program name) parses to.
+    pub(crate) fn parse(args: &[&str]) -> Opts {
         let mut argv = vec!["scx_fairrs"];
         argv.extend_from_slice(args);
         Opts::try_parse_from(argv).expect("parses")
@@ -519,37 +398,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn live_retuning_is_validated_like_the_flags() {
-        let opts = parse(&[]);
-        let (next, tun) = opts.with_tunable("sched_latency_us", "12000").unwrap();
-        assert_eq!(next.sched_latency_us, 12000);
-        assert_eq!(tun.sched_latency_ns, 12_000_000);
-        assert_eq!(next.tunable("sched_latency_us"), Some(12000));
-        // Below min_granularity (750): refused with the range, nothing changed.
-        let err = opts.with_tunable("sched_latency_us", "50").unwrap_err();
-        assert_eq!(err.to_string(), "invalid value 50 for --sched-latency-us: accepted range is 100..=1000000");
-        let err = opts.with_tunable("min_granularity_us", "7000").unwrap_err();
-        assert!(err.to_string().contains("100..=6000"), "{err}");
-        let err = opts.with_tunable("imbalance_pct", "99999999999").unwrap_err();
-        assert_eq!(err.flag, "imbalance-pct");
-        let err = opts.with_tunable("wakeup_granularity_us", "soon").unwrap_err();
-        assert!(err.to_string().contains("soon"), "{err}");
-        let err = opts.with_tunable("nr_cpus", "4").unwrap_err();
-        assert_eq!(err.flag, "set");
-        assert_eq!(opts.sched_latency_us, 6000);
-    }
-
-    #[test]
-    fn set_argument_syntax() {
-        assert_eq!(parse_set("sched_latency_us=12000").unwrap(), ("sched_latency_us".into(), "12000".into()));
-        for bad in ["sched_latency_us", "sched_latency_us=", "latency=5", "=5"] {
-            let err = parse_set(bad).unwrap_err();
-            assert_eq!(err.flag, "set", "{bad}");
-            assert!(err.to_string().contains("sched_latency_us"), "{err}");
-        }
-    }
-
     /// Every flag a user can pass, from clap's own definition: (long, short).
     fn visible_flags() -> Vec<(String, Option<char>)> {
         let cmd = Opts::command();
@@ -596,7 +444,7 @@ mod tests {
             assert!(a.get_value_names().is_some(), "--{long} names its value (the unit)");
             if long == "set" {
                 // KEY=VALUE: the keys are listed; each value has its flag's range.
-                assert!(LIVE_KEYS.iter().all(|k| help.contains(k)), "{help}");
+                assert!(tunables::TUNABLES.iter().all(|t| help.contains(t.key)), "{help}");
                 continue;
             }
             assert!(help.contains("Range "), "--{long} help lacks its range: {help}");

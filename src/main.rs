@@ -13,10 +13,13 @@
 mod bpf_intf;
 mod bpf_skel;
 mod cli;
+mod control;
+#[cfg(test)]
 mod pelt;
 mod scheduler;
 mod stats;
 mod topology;
+mod tunables;
 
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
@@ -29,8 +32,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use log::info;
 
-use cli::{Opts, Tunables, VERSION};
+use cli::{Opts, VERSION};
 use scheduler::Scheduler;
+use tunables::Tunables;
 
 fn init_logging(verbose: bool) -> Result<()> {
     let level = if verbose { simplelog::LevelFilter::Debug } else { simplelog::LevelFilter::Info };
@@ -54,10 +58,10 @@ fn init_logging(verbose: bool) -> Result<()> {
     Ok(())
 }
 
-/// `--set`: retune the running instance over its stats socket.
+/// `--set`: retune the running instance over its control socket.
 fn set_running(arg: &str) -> Result<()> {
-    let (key, value) = cli::parse_set(arg)?;
-    let result = stats::set_remote(&key, &value)?;
+    let (key, value) = tunables::parse_set(arg)?;
+    let result = control::set_remote(&key, &value)?;
     if result.applied == 0 {
         anyhow::bail!("the running scx_fairrs refused --set {key}={value}: {}", result.message);
     }
@@ -68,7 +72,7 @@ fn set_running(arg: &str) -> Result<()> {
 /// `--monitor`: report on the running instance without loading anything.
 fn monitor(opts: &Opts, shutdown: Arc<AtomicBool>) -> Result<()> {
     let every = Duration::from_secs_f64(opts.monitor);
-    stats::monitor(every, opts.top, opts.json, || shutdown.load(Ordering::Relaxed))
+    control::monitor(every, opts.top, opts.json, || shutdown.load(Ordering::Relaxed))
 }
 
 fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
@@ -188,7 +192,7 @@ fn main() -> ExitCode {
     };
     if opts.help_stats {
         let mut out = std::io::stdout();
-        let described = stats::server_data().describe_meta(&mut out, None);
+        let described = stats::describe(&mut out);
         return if described.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
     let tun = match opts.validate() {

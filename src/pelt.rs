@@ -1,18 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
-//! PELT load tracking on the host: the maths of src/bpf/pelt.bpf.h, the
+//! Host tests of PELT load tracking: the maths of src/bpf/pelt.bpf.h, the
 //! header the BPF scheduler inlines, compiled by build.rs into a small static
-//! library (src/bpf/pelt_host.c) and called through FFI.
+//! library (src/bpf/pelt_host.c) and called through FFI. Test-only (main.rs
+//! builds it under #[cfg(test)]).
 //!
 //! The signals are the kernel's (kernel/sched/pelt.c): geometric sums over
 //! periods of 1024 "us" (1024 ns each), decayed by y per period with
 //! y^32 = 1/2, and averages in 0..1024 (util, runnable per task) or in weight
-//! units (load). The daemon can hold a `Pelt` read from BPF and bring it
-//! forward to "now" exactly as the BPF side would; the tests below check the
-//! header against the maths, computed independently in f64.
-
-// The daemon uses this for its stats in a follow-up; until then only the
-// tests call it.
-#![allow(dead_code)]
+//! units (load). The tests below check the header against the maths,
+//! computed independently in f64.
 
 use std::os::raw::c_int;
 
@@ -102,13 +98,6 @@ impl Pelt {
 
     pub fn util_avg(&self) -> u64 {
         self.0.util_avg
-    }
-}
-
-impl From<fairrs_pelt> for Pelt {
-    /// Wraps signals read from BPF, e.g. to bring them forward to now.
-    fn from(raw: fairrs_pelt) -> Self {
-        Self(raw)
     }
 }
 

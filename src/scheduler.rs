@@ -21,8 +21,10 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExit
 
 use crate::bpf_intf;
 use crate::bpf_skel::*;
-use crate::cli::{Opts, Tunables, LIVE_KEYS};
-use crate::stats::{self, Call, CpuRaw, Metrics, Raw, Request, Response, TaskRaw, STAT_NAMES};
+use crate::cli::Opts;
+use crate::control::{self, Call, Request, Response};
+use crate::stats::{self, CpuRaw, Metrics, Raw, TaskRaw};
+use crate::tunables::{self, Tunables};
 use crate::topology::{CpuList, CpuMap, POSSIBLE_CPUS};
 
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
@@ -63,15 +65,12 @@ fn sched_ext_busy() -> bool {
     std::fs::read_to_string(format!("{SCHED_EXT_SYSFS}/state")).is_ok_and(|s| s.trim() != "disabled")
 }
 
-/// Copy the retunable values into the BPF side's `tun` (see intf.h).
+/// Write validated tunables into the BPF side's `tun`. Both types are
+/// `struct fairrs_tunables` (intf.h), generated twice: by bindgen for the
+/// daemon and by the skeleton from the object's BTF.
 fn write_tunables(dst: &mut types::fairrs_tunables, tun: &Tunables) {
-    dst.sched_latency_ns = tun.sched_latency_ns;
-    dst.min_granularity_ns = tun.min_granularity_ns;
-    dst.wakeup_granularity_ns = tun.wakeup_granularity_ns;
-    dst.migration_cost_ns = tun.migration_cost_ns;
-    dst.imbalance_pct = tun.imbalance_pct;
-    dst.numa_imbalance_pct = tun.numa_imbalance_pct;
-    dst.balance_interval_ns = tun.balance_interval_ns;
+    // SAFETY: the same C struct, integers only; transmute checks the sizes.
+    *dst = unsafe { std::mem::transmute::<Tunables, types::fairrs_tunables>(*tun) };
 }
 
 pub struct Scheduler<'a> {
@@ -155,7 +154,7 @@ impl<'a> Scheduler<'a> {
     /// slot), and libbpf sizes the buffer by the count of possible CPUs, so
     /// the sum is right whatever the ids; nothing here indexes it by CPU id.
     fn counters(&self) -> Vec<u64> {
-        (0..bpf_intf::fairrs_stat_FAIRRS_NR_STATS)
+        (0..stats::NR_COUNTERS as u32)
             .map(|idx| {
                 self.skel
                     .maps
@@ -194,10 +193,7 @@ impl<'a> Scheduler<'a> {
                 .collect(),
             None => Vec::new(),
         };
-        let tunables = LIVE_KEYS
-            .iter()
-            .filter_map(|k| self.opts.tunable(k).map(|v| (k.to_string(), v)))
-            .collect();
+        let tunables = tunables::current(&self.opts);
         Raw { at: Instant::now(), counters, cpus, tasks: self.dump_tasks(), tunables }
     }
 
@@ -254,15 +250,15 @@ impl<'a> Scheduler<'a> {
     }
 
     /// Run until Ctrl-C/SIGTERM or until the kernel ejects the scheduler:
-    /// serve the stats socket (reports and --set), print --stats reports.
+    /// serve the control socket (reports and --set), print --stats reports.
     /// Detaches, then returns the kernel's exit information (an error when
     /// the exit was an error).
     pub fn run(&mut self, shutdown: &AtomicBool) -> Result<UserExitInfo> {
         // `calls_tx` stays here too, so that the loop below waits the same
         // way whether or not the server runs.
         let (calls_tx, calls) = mpsc::channel::<Call>();
-        let limits = stats::Limits::default();
-        let server = match stats::Server::launch(Path::new(stats::STATS_DIR), self.opts.top, limits, calls_tx.clone()) {
+        let limits = control::Limits::default();
+        let server = match control::Server::launch(Path::new(control::STATS_DIR), self.opts.top, limits, calls_tx.clone()) {
             Ok(server) => Some(server),
             // The scheduler is what the user asked for; the socket is a
             // convenience, and one that other users could reach is worse
@@ -310,7 +306,7 @@ impl<'a> Scheduler<'a> {
         self.detach();
         drop(server);
         let counts: Vec<String> =
-            STAT_NAMES.iter().zip(self.counters()).map(|(n, v)| format!("{n}={v}")).collect();
+            stats::counters().iter().zip(self.counters()).map(|(c, v)| format!("{}={v}", c.name)).collect();
         info!("totals over {:.1}s: {}", started.elapsed().as_secs_f64(), counts.join(" "));
         let uei = self.exit_info();
         uei.report().map(|()| uei).context("the kernel ejected scx_fairrs")

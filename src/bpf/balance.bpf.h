@@ -30,8 +30,6 @@
 #include "stats.bpf.h"
 #include "kick.bpf.h"
 
-#define CLOCK_MONOTONIC	1
-
 /* Rounds of the periodic balancer, starting at 1 (0 marks "never moved"). */
 u64 lb_round = 1;
 

@@ -3,8 +3,9 @@
  * State shared by every part of the scheduler: the tunables the daemon sets,
  * the per-task and per-CPU contexts, and the small helpers to reach them.
  *
- * The concept headers (vtime, placement, balance, stats) include this one;
- * main.bpf.c includes them all and holds only the callbacks.
+ * The concept headers (vtime, placement, balance, load, stats, kick, dump)
+ * include this one; main.bpf.c includes them all and holds only the callbacks
+ * (see its header for the single-translation-unit rule).
  */
 #ifndef __FAIRRS_BPF_H
 #define __FAIRRS_BPF_H
@@ -13,22 +14,22 @@
 #include "intf.h"
 
 /*
- * Tunables the daemon sets from its flags before load and may change while
- * running (--set), after validating them. Defaults are CFS's legacy sysctl
- * defaults before the 1 + ilog2(ncpus) scaling: sched_latency 6 ms,
- * min_granularity 0.75 ms, wakeup_granularity 1 ms; migration_cost 0.5 ms;
- * imbalance_pct 117 (CFS's sd->imbalance_pct) and 125 across NUMA nodes;
- * balance_interval 4 ms (CFS's busy balance interval at 4 CPUs).
+ * Kernel constants that vmlinux.h cannot carry (they are macros, not types),
+ * each from where the kernel defines it. CLOCK_MONOTONIC (1,
+ * include/uapi/linux/time.h) comes with scx/common.bpf.h.
  */
-struct fairrs_tunables tun = {
-	.sched_latency_ns	= 6000000,
-	.min_granularity_ns	= 750000,
-	.wakeup_granularity_ns	= 1000000,
-	.migration_cost_ns	= 500000,
-	.imbalance_pct		= 117,
-	.numa_imbalance_pct	= 125,
-	.balance_interval_ns	= 4000000,
-};
+#define MAX_RT_PRIO		100	/* include/linux/sched/prio.h: static_prio of nice -20 */
+#define DEFAULT_PRIO		120	/* include/linux/sched/prio.h: static_prio of nice 0 */
+#define SCHED_BATCH_POLICY	3	/* SCHED_BATCH, include/uapi/linux/sched.h */
+#define SCHED_IDLE_POLICY	5	/* SCHED_IDLE, include/uapi/linux/sched.h */
+
+/*
+ * Tunables: the daemon writes every field from its flags before load (their
+ * defaults are CFS's, see src/tunables.rs) and may change them while running
+ * (--set), after validating them. A writable global in .data (not .bss, where
+ * a zero-initialised one would go), so the daemon reaches it as data.tun.
+ */
+struct fairrs_tunables tun SEC(".data");
 
 /*
  * Longest a runnable task should wait because of its vruntime lag. CFS has no
@@ -127,12 +128,6 @@ static __always_inline u64 cpu_dsq(s32 cpu)
 	return (u64)cpu;
 }
 
-/* Wrap-safe vruntime ordering, as the kernel's entity_before(). */
-static __always_inline bool vtime_before(u64 a, u64 b)
-{
-	return (s64)(a - b) < 0;
-}
-
 static __always_inline bool cpu_is_online(s32 cpu)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
@@ -148,11 +143,6 @@ static __always_inline u32 topo_llc(s32 cpu)
 static __always_inline u32 topo_node(s32 cpu)
 {
 	return cpu_node[cpu & (FAIRRS_MAX_CPUS - 1)];
-}
-
-static __always_inline u64 vtime_max(u64 a, u64 b)
-{
-	return vtime_before(a, b) ? b : a;
 }
 
 #endif /* __FAIRRS_BPF_H */

@@ -43,28 +43,44 @@ struct fairrs_tunables {
 
 /*
  * Event counters, one per-CPU u64 each in the `stats` map; the daemon sums
- * them over CPUs.
+ * them over CPUs. This list is the only definition: X(ID, name, what it
+ * counts) becomes FAIRRS_STAT_<ID> below, and on the host the name and the
+ * description (fairrs_stat_names / fairrs_stat_docs, intf_host.c), which the
+ * daemon reports: the key in events_per_s (JSON), the text block, --help-stats.
+ * SLICES and SLICE_NS are not events: the daemon reports them as the average
+ * slice.
  */
+#define FAIRRS_STATS(X)										\
+	X(ENQUEUE,		"enqueue",	"ops.enqueue into a per-CPU vtime queue")		\
+	X(WAKE_IDLE,		"wake_idle",	"wakeup placed straight on an idle CPU")		\
+	X(DISPATCH,		"dispatch",	"a CPU took the head of its own queue")			\
+	X(KEEP_PREV,		"keep_prev",	"slice expired, prev still leftmost: ran on")		\
+	X(PREEMPT,		"preempt",	"wakeup preemption kicks")				\
+	X(MIGRATE_WAKEUP,	"mig_wakeup",	"woke up on another CPU than its queue's")		\
+	X(MIGRATE_IDLE,		"mig_idle",	"pulled by a CPU that ran out of work")			\
+	X(MIGRATE_PERIODIC,	"mig_periodic",	"moved by the periodic balancer")			\
+	X(MIGRATE_HOTPLUG,	"mig_hotplug",	"its CPU went offline")					\
+	X(MIGRATE_AFFINITY,	"mig_affinity",	"moved by the kernel (affinity, cpuset)")		\
+	X(BALANCE_REQ,		"balance_req",	"periodic balancer found an imbalance worth a move")	\
+	X(LAG_CLAMP,		"lag_clamp",	"starvation guard shortened a task's lag")		\
+	X(SLICE_EXPIRED,	"slice_expired", "stopped runnable with its slice used up (or cut by a preemption kick or yield)") \
+	X(OFFLINE_RESCUE,	"offline_rescue", "waiting in a CPU's queue as it went offline: moved to the global DSQ") \
+	X(KICK_OFFLINE,		"kick_offline",	"kicks not sent: this CPU was going offline (kick.bpf.h)") \
+	X(SLICES,		"slices",	"slices granted")					\
+	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
+
 enum fairrs_stat {
-	FAIRRS_STAT_ENQUEUE,		/* ops.enqueue into a per-CPU vtime queue */
-	FAIRRS_STAT_WAKE_IDLE,		/* wakeup placed straight on an idle CPU */
-	FAIRRS_STAT_DISPATCH,		/* a CPU took the head of its own queue */
-	FAIRRS_STAT_KEEP_PREV,		/* slice expired, prev still leftmost: ran on */
-	FAIRRS_STAT_PREEMPT,		/* wakeup preemption kicks */
-	FAIRRS_STAT_MIGRATE_WAKEUP,	/* woke up on another CPU than its queue's */
-	FAIRRS_STAT_MIGRATE_IDLE,	/* pulled by a CPU that ran out of work */
-	FAIRRS_STAT_MIGRATE_PERIODIC,	/* moved by the periodic balancer */
-	FAIRRS_STAT_MIGRATE_HOTPLUG,	/* its CPU went offline */
-	FAIRRS_STAT_MIGRATE_AFFINITY,	/* moved by the kernel (affinity, cpuset) */
-	FAIRRS_STAT_BALANCE_REQ,	/* periodic balancer found an imbalance worth a move */
-	FAIRRS_STAT_LAG_CLAMP,		/* starvation guard shortened a task's lag */
-	FAIRRS_STAT_SLICE_EXPIRED,	/* stopped runnable with its slice used up (or cut by a preemption kick or yield) */
-	FAIRRS_STAT_OFFLINE_RESCUE,	/* waiting in a CPU's queue as it went offline: moved to the global DSQ */
-	FAIRRS_STAT_KICK_OFFLINE,	/* kicks not sent: this CPU was going offline (kick.bpf.h) */
-	FAIRRS_STAT_SLICES,		/* slices granted */
-	FAIRRS_STAT_SLICE_NS,		/* their total length, ns (average = this / SLICES) */
+#define FAIRRS_STAT_ID(id, name, doc)	FAIRRS_STAT_##id,
+	FAIRRS_STATS(FAIRRS_STAT_ID)
+#undef FAIRRS_STAT_ID
 	FAIRRS_NR_STATS,
 };
+
+#ifndef __VMLINUX_H__
+/* Host only (defined in intf_host.c): each counter's name and description. */
+extern const char *const fairrs_stat_names[FAIRRS_NR_STATS];
+extern const char *const fairrs_stat_docs[FAIRRS_NR_STATS];
+#endif
 
 /*
  * PELT signals (kernel/sched/pelt.c, struct sched_avg): geometric sums over

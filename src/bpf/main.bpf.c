@@ -6,13 +6,25 @@
  * cfs_rq in CFS. A task is queued on the CPU the kernel put it on (the one
  * ops.select_cpu chose at wakeup), runs in vruntime order for a slice sized
  * from its weight and the queue's load, and is charged vruntime in proportion
- * to its runtime divided by its weight. The arithmetic lives in vtime.bpf.h,
- * wakeup placement and preemption in placement.bpf.h, CPU selection and idle
- * pulling in balance.bpf.h; this file only wires them to the callbacks.
+ * to its runtime divided by its weight. The arithmetic (slices, keeping the
+ * CPU, reweighting) lives in vtime.bpf.h, wakeup placement, preemption and
+ * what it knows of the running task in placement.bpf.h, CPU selection and
+ * pulling in balance.bpf.h, the load signals in load.bpf.h; this file only
+ * wires them to the callbacks.
  *
  * Callbacks appear in the order a task meets them: init_task, enable,
  * select_cpu, runnable, enqueue, dispatch, running, tick, stopping, quiescent,
  * set_weight, yield; then CPU hotplug and the scheduler-wide init and exit.
+ *
+ * One translation unit: the BPF object is this file. It includes every
+ * concept header, and each header includes (behind its include guard) the
+ * headers it uses, so each is compiled exactly once, here; no other file
+ * includes them, except that the host build (pelt_host.c, intf_host.c) takes
+ * intf.h and pelt.bpf.h. A map or global is defined only in the header that
+ * owns its concept (tunables, topology and contexts in fairrs.bpf.h, the
+ * counters in stats.bpf.h, the balancer's round and timer in balance.bpf.h;
+ * uei here); the others only use it. The maths header pelt.bpf.h uses no
+ * kernel type or helper, so it builds on the host for the tests.
  */
 #include "fairrs.bpf.h"
 #include "stats.bpf.h"
@@ -21,6 +33,7 @@
 #include "vtime.bpf.h"
 #include "placement.bpf.h"
 #include "balance.bpf.h"
+#include "dump.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -108,7 +121,7 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 	if (!tctx->on_queue) {
 		tctx->on_queue = true;
 		tctx->runnable_since = load_now();
-		vtime_load_add(cpu, tctx->weight);
+		queue_weight_add(cpu, tctx->weight);
 		load_sync_contrib(tctx);
 	}
 	place_entity(tctx, cctx, enq_flags & SCX_ENQ_WAKEUP);
@@ -167,28 +180,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 	if (balance_serve_request(cpu, cctx))
 		return;
 
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
-		struct task_ctx *tctx = task_ctx(prev);
-		struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
-
-		if (tctx) {
-			bool yielded = tctx->yielded;
-
-			tctx->yielded = false;
-			if (!head || (!yielded &&
-				      !vtime_before(head->scx.dsq_vtime, tctx->vruntime))) {
-				u64 slice = vtime_slice(tctx->weight, cctx);
-
-				/* The kernel keeps prev running; give it a fair slice. */
-				scx_bpf_task_set_slice(prev, slice);
-				cctx->last_slice_ns = slice;
-				stat_inc(FAIRRS_STAT_KEEP_PREV);
-				stat_add(FAIRRS_STAT_SLICES, 1);
-				stat_add(FAIRRS_STAT_SLICE_NS, slice);
-				return;
-			}
-		}
-	}
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && vtime_keep_prev(prev, cpu, cctx))
+		return;
 
 	if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0)) {
 		stat_inc(FAIRRS_STAT_DISPATCH);
@@ -204,15 +197,15 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 
 /*
  * @p starts running on @cpu. It may come from another CPU's queue (idle pull,
- * counted there), so rehome it first. It was the leftmost task, so the queue's floor may move
- * up to it; its slice is sized from the queue as it is now.
+ * counted there), so rehome it first. It was the leftmost task, so the
+ * queue's floor may move up to it; its slice is sized from the queue as it is
+ * now, and wakeup preemption now compares against it.
  */
 void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 {
 	struct fairrs_cpu_ctx *cctx;
 	struct task_ctx *tctx;
 	s32 cpu;
-	u64 slice;
 
 	cpu = task_cpu_ctxs(p, &tctx, &cctx);
 	if (cpu < 0)
@@ -223,17 +216,8 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	load_cpu_update(cctx);
 	tctx->exec_charged = p->se.sum_exec_runtime;
 	vtime_update_min(cctx, tctx->vruntime);
-
-	slice = vtime_slice(tctx->weight, cctx);
-	scx_bpf_task_set_slice(p, slice);
-	cctx->last_slice_ns = slice;
-	stat_add(FAIRRS_STAT_SLICES, 1);
-	stat_add(FAIRRS_STAT_SLICE_NS, slice);
-
-	cctx->curr_vruntime = tctx->vruntime;
-	cctx->curr_stamp_ns = scx_bpf_now();
-	cctx->curr_weight = tctx->weight;
-	cctx->curr_idle = p->policy == SCHED_IDLE_POLICY;
+	vtime_grant_slice(p, tctx, cctx);
+	curr_start(p, tctx, cctx);
 }
 
 /* Scheduler tick while @p runs: keep its vruntime and the floor current. */
@@ -249,10 +233,8 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	vtime_charge(p, tctx);
 	load_task_update(tctx);
 	load_cpu_update(cctx);
-	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
-		vtime_update_min(cctx, tctx->vruntime);
-	cctx->curr_vruntime = tctx->vruntime;
-	cctx->curr_stamp_ns = scx_bpf_now();
+	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
+	curr_update(tctx, cctx);
 }
 
 /* @p stops running (slice used up, preempted, or going to sleep). */
@@ -272,10 +254,8 @@ void BPF_STRUCT_OPS(fairrs_stopping, struct task_struct *p, bool runnable)
 	load_task_update(tctx);
 	tctx->is_running = false;
 	load_cpu_update(cctx);
-	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
-		vtime_update_min(cctx, tctx->vruntime);
-	cctx->curr_weight = 0;
-	cctx->curr_idle = 0;
+	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
+	curr_stop(cctx);
 }
 
 /* @p is no longer runnable (sleeps, exits, or leaves sched_ext). */
@@ -287,7 +267,7 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 		return;
 	load_task_update(tctx);
 	tctx->runnable_ns += load_now() - tctx->runnable_since;
-	vtime_load_sub(tctx->queue_cpu, tctx->weight);
+	queue_weight_sub(tctx->queue_cpu, tctx->weight);
 	tctx->on_queue = false;
 	load_sync_contrib(tctx);
 }
@@ -300,17 +280,9 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
 {
 	struct task_ctx *tctx = task_ctx(p);
-	struct fairrs_cpu_ctx *cctx;
-	u32 new_weight;
 
-	if (!tctx)
-		return;
-	new_weight = vtime_task_weight(p);
-	if (tctx->on_queue && (cctx = cpu_ctx(tctx->queue_cpu))) {
-		__sync_fetch_and_add(&cctx->load_weight, new_weight);
-		__sync_fetch_and_sub(&cctx->load_weight, tctx->weight);
-	}
-	tctx->weight = new_weight;
+	if (tctx)
+		vtime_reweight(tctx, vtime_task_weight(p));
 }
 
 /*

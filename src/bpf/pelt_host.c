@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pelt.bpf.h built for the host, so the Rust unit tests (src/pelt.rs) and
- * the daemon call the very code the BPF scheduler inlines. intf.h typedefs
+ * pelt.bpf.h built for the host, so the Rust unit tests (src/pelt.rs) call
+ * the very code the BPF scheduler inlines. intf.h typedefs
  * u32/u64/... itself when vmlinux.h is absent; nothing else is needed.
- * build.rs compiles this into a static library with the cc crate.
+ * build.rs compiles this (with intf_host.c) into a static library with the
+ * cc crate.
  */
 #include "intf.h"
 #include "pelt.bpf.h"

@@ -17,8 +17,6 @@
 #include "stats.bpf.h"
 #include "kick.bpf.h"
 
-#define SCHED_BATCH_POLICY	3
-
 /*
  * Place @p, which just became runnable on @cctx's queue (and is already
  * counted in its load). New tasks get START_DEBIT: min_vruntime plus the
@@ -48,6 +46,31 @@ static __always_inline void place_entity(struct task_ctx *tctx,
 	if (wakeup || tctx->rejoined)
 		tctx->vruntime = vtime_max(tctx->vruntime, floor - tun.sched_latency_ns / 2);
 	tctx->rejoined = false;
+}
+
+/*
+ * What wakeup preemption knows of the task running on a CPU (its queue's
+ * curr_* fields, CFS's cfs_rq->curr): set when it starts running, its
+ * vruntime refreshed at every tick, cleared when it stops.
+ */
+static __always_inline void curr_update(const struct task_ctx *tctx, struct fairrs_cpu_ctx *cctx)
+{
+	cctx->curr_vruntime = tctx->vruntime;
+	cctx->curr_stamp_ns = scx_bpf_now();
+}
+
+static __always_inline void curr_start(const struct task_struct *p, const struct task_ctx *tctx,
+				       struct fairrs_cpu_ctx *cctx)
+{
+	curr_update(tctx, cctx);
+	cctx->curr_weight = tctx->weight;
+	cctx->curr_idle = p->policy == SCHED_IDLE_POLICY;
+}
+
+static __always_inline void curr_stop(struct fairrs_cpu_ctx *cctx)
+{
+	cctx->curr_weight = 0;
+	cctx->curr_idle = 0;
 }
 
 /*

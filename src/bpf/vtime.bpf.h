@@ -17,6 +17,17 @@
 #include "load.bpf.h"
 #include "stats.bpf.h"
 
+/* Wrap-safe vruntime ordering, as the kernel's entity_before(). */
+static __always_inline bool vtime_before(u64 a, u64 b)
+{
+	return (s64)(a - b) < 0;
+}
+
+static __always_inline u64 vtime_max(u64 a, u64 b)
+{
+	return vtime_before(a, b) ? b : a;
+}
+
 /*
  * sched_prio_to_weight[] (kernel/sched/core.c): nice -20 .. 19. Each step is
  * ~1.25x, so a task one nice level lower gets ~10% more CPU than its peer.
@@ -31,9 +42,6 @@ static const u32 prio_to_weight[40] = {
 	/*  10 */   110,    87,    70,    56,    45,
 	/*  15 */    36,    29,    23,    18,    15,
 };
-
-#define MAX_RT_PRIO	100
-#define SCHED_IDLE_POLICY	5
 
 /*
  * The CFS load weight of @p: from its nice level (static_prio), not from
@@ -82,6 +90,17 @@ static __always_inline void vtime_update_min(struct fairrs_cpu_ctx *cctx, u64 vr
 }
 
 /*
+ * The running task's part of update_min_vruntime(): with nothing queued on
+ * @cpu, the floor follows its @vruntime (with tasks queued, the leftmost one
+ * bounds the floor, which moves up to it when it starts running).
+ */
+static __always_inline void vtime_update_min_curr(s32 cpu, struct fairrs_cpu_ctx *cctx, u64 vruntime)
+{
+	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+		vtime_update_min(cctx, vruntime);
+}
+
+/*
  * sched_slice() before EEVDF: the queue's period, stretched to
  * nr_running * min_granularity when crowded (__sched_period()), shared in
  * proportion to weight, and never shorter than min_granularity.
@@ -103,8 +122,49 @@ static __always_inline u64 vtime_slice(u32 weight, const struct fairrs_cpu_ctx *
 	return slice < min_gran ? min_gran : slice;
 }
 
-/* Add or remove @weight from a queue's load; other CPUs may do the same. */
-static __always_inline void vtime_load_add(s32 cpu, u32 weight)
+/* Give @p, about to run on @cctx's CPU, its fair slice; returns it. */
+static __always_inline u64 vtime_grant_slice(struct task_struct *p, const struct task_ctx *tctx,
+					     struct fairrs_cpu_ctx *cctx)
+{
+	u64 slice = vtime_slice(tctx->weight, cctx);
+
+	scx_bpf_task_set_slice(p, slice);
+	cctx->last_slice_ns = slice;
+	stat_add(FAIRRS_STAT_SLICES, 1);
+	stat_add(FAIRRS_STAT_SLICE_NS, slice);
+	return slice;
+}
+
+/*
+ * pick_next_entity() for the task that just ran: @prev, still runnable, keeps
+ * @cpu when no task queued there is further behind it, with a fresh slice (the
+ * kernel runs it on). A task that yielded gives way to any queued task, once.
+ * Returns true when @prev keeps the CPU.
+ */
+static __always_inline bool vtime_keep_prev(struct task_struct *prev, s32 cpu,
+					    struct fairrs_cpu_ctx *cctx)
+{
+	struct task_ctx *tctx = task_ctx(prev);
+	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+	bool yielded;
+
+	if (!tctx)
+		return false;
+	yielded = tctx->yielded;
+	tctx->yielded = false;
+	if (head && (yielded || vtime_before(head->scx.dsq_vtime, tctx->vruntime)))
+		return false;
+	vtime_grant_slice(prev, tctx, cctx);
+	stat_inc(FAIRRS_STAT_KEEP_PREV);
+	return true;
+}
+
+/*
+ * A runnable task of @weight joins or leaves @cpu's queue: the queue's weight
+ * sum (load_weight, CFS's cfs_rq->load) and task count follow. Other CPUs may
+ * do the same, hence the atomics.
+ */
+static __always_inline void queue_weight_add(s32 cpu, u32 weight)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
@@ -114,7 +174,7 @@ static __always_inline void vtime_load_add(s32 cpu, u32 weight)
 	__sync_fetch_and_add(&cctx->nr_running, 1);
 }
 
-static __always_inline void vtime_load_sub(s32 cpu, u32 weight)
+static __always_inline void queue_weight_sub(s32 cpu, u32 weight)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
@@ -122,6 +182,21 @@ static __always_inline void vtime_load_sub(s32 cpu, u32 weight)
 		return;
 	__sync_fetch_and_sub(&cctx->load_weight, weight);
 	__sync_fetch_and_sub(&cctx->nr_running, 1);
+}
+
+/*
+ * reweight_entity(): @tctx's weight becomes @weight (a new nice level or
+ * policy); a runnable task's queue weight sum follows.
+ */
+static __always_inline void vtime_reweight(struct task_ctx *tctx, u32 weight)
+{
+	struct fairrs_cpu_ctx *cctx;
+
+	if (tctx->on_queue && (cctx = cpu_ctx(tctx->queue_cpu))) {
+		__sync_fetch_and_add(&cctx->load_weight, weight);
+		__sync_fetch_and_sub(&cctx->load_weight, tctx->weight);
+	}
+	tctx->weight = weight;
 }
 
 /* @v, earned on @from's queue, expressed on @to's: same distance to the floor. */
@@ -156,8 +231,8 @@ static __always_inline bool vtime_move_queue(struct task_ctx *tctx, s32 cpu)
 	}
 	load_move_contrib(tctx, cpu);
 	if (tctx->on_queue) {
-		vtime_load_sub(tctx->queue_cpu, tctx->weight);
-		vtime_load_add(cpu, tctx->weight);
+		queue_weight_sub(tctx->queue_cpu, tctx->weight);
+		queue_weight_add(cpu, tctx->weight);
 	}
 	tctx->queue_cpu = cpu;
 	return moved;
