@@ -48,18 +48,34 @@ workload() {
     WL_RC=$?
 }
 
-# Warning sites ("WARNING: ... at func+off") the kernel prints under its own
-# scheduler with the same load and hotplug: not ours to answer for.
-warning_sites() { grep -o 'WARNING: .* at [A-Za-z0-9_.]*' | sed 's/.* at //' | sort -u; }
+# Warning sites (the function of "WARNING: CPU: n PID: p at file:line func+off")
+# the kernel prints under its own scheduler with the same load and hotplug:
+# not ours to answer for.
+warning_sites() { sed -n 's/.*WARNING: .* at [^ ]* \([A-Za-z0-9_.]*\)+.*/\1/p' | sort -u; }
 dmesg -C
 workload calib
 warning_sites_kernel=$(dmesg | warning_sites | tr '\n' ' ')
 echo "kernel's own scheduler under the same load: rc=$WL_RC, warning sites: ${warning_sites_kernel:-none}"
+# One kernel bug is exempt, by name: 6.12's sched_cpu_dying() calls
+# dl_server_stop() on the fair server unconditionally, and dl_server_stop()
+# there does not check that the server is active. Under the kernel's own
+# scheduler it always is (fair tasks run); under any sched_ext scheduler that
+# takes every task it never starts, so each CPU offline dequeues a server that
+# was never enqueued and warns "dl_rq->running_bw > old" in
+# task_non_contending(). Later kernels check dl_server_active() first (7.3's
+# dl_server_stop()). Nothing a BPF scheduler does can avoid it. It is exempt
+# only on 6.12, only with that call chain, and counted.
+known_612_warnings=0
+case "$(uname -r)" in 6.12.*) known_612_site=task_non_contending ;; *) known_612_site= ;; esac
 trouble_here() {  # kernel_trouble less the warnings the kernel's scheduler also prints
     local t=$(kernel_trouble) site
     for site in $warning_sites_kernel; do
-        t=$(printf '%s\n' "$t" | grep -v -- " at $site" || true)
+        t=$(printf '%s\n' "$t" | grep -v -- " $site+" || true)
     done
+    if [ -n "$known_612_site" ] &&
+       [ "$(dmesg | grep -c 'dl_server_stop')" -ge "$(dmesg | grep -c "WARNING: .* $known_612_site+")" ]; then
+        t=$(printf '%s\n' "$t" | grep -v -- " $known_612_site+" || true)
+    fi
     printf '%s' "$t"
 }
 
@@ -84,6 +100,8 @@ while [ "$r" -le "$ROUNDS" ]; do
     wait_state disabled 30
     stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     trouble=$(trouble_here)
+    [ -z "$known_612_site" ] ||
+        known_612_warnings=$((known_612_warnings + $(dmesg | grep -c "WARNING: .* $known_612_site+" || true)))
     detail="$attached; stress rc=$WL_RC; $WL_FLIPS transitions; stop ${stop_ms} ms, daemon rc=$DAEMON_RC, state=$(sx_state); kernel log: ${trouble:-clean}"
     if [ "$still" = yes ] && [ "$WL_RC" = 0 ] && [ "$WL_FLIPS" = $((FLIPS * 6)) ] &&
        [ "$stop_ms" -lt "$STOP_LIMIT_MS" ] && [ "$DAEMON_RC" = 0 ] &&
@@ -99,3 +117,4 @@ while [ "$r" -le "$ROUNDS" ]; do
     r=$((r + 1))
 done
 echo "hotplug: $good of $ROUNDS rounds clean on $(uname -r) with $FLIPS flips per round"
+[ -z "$known_612_site" ] || echo "hotplug: 6.12's dl_server_stop() warning (kernel bug, exempt) seen $known_612_warnings times"
