@@ -278,24 +278,8 @@ fn set_policy(tid: i32, policy: libc::c_int, prio: i32) {
 /// vruntime left as it was before the absence would let it run alone until it
 /// caught up with the others (about half of `secs` here: share ~0.5).
 fn rejoin(cpu: usize, away_cpu: usize, away: Duration, secs: Duration) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let ready = Arc::new(Barrier::new(4));
-    let tids: Arc<Vec<AtomicU64>> = Arc::new((0..3).map(|_| AtomicU64::new(0)).collect());
-    let mut handles = Vec::new();
-    for i in 0..3 {
-        let (stop, ready, tids) = (stop.clone(), ready.clone(), tids.clone());
-        handles.push(thread::spawn(move || {
-            pin_self(cpu);
-            tids[i].store(gettid() as u64, Ordering::SeqCst);
-            ready.wait();
-            let mut x = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-            }
-        }));
-    }
-    ready.wait();
-    let tid: Vec<i32> = tids.iter().map(|t| t.load(Ordering::SeqCst) as i32).collect();
+    let hogs = Hogs::start(3, &[cpu]);
+    let tid = hogs.tids.clone();
     thread::sleep(Duration::from_secs(1));
     set_policy(tid[0], libc::SCHED_FIFO, 1);
     set_affinity(tid[0], &[away_cpu]);
@@ -306,10 +290,7 @@ fn rejoin(cpu: usize, away_cpu: usize, away: Duration, secs: Duration) {
     let before: Vec<u64> = tid.iter().map(|&t| thread_cpu_ns(t)).collect();
     thread::sleep(secs);
     let after: Vec<u64> = tid.iter().map(|&t| thread_cpu_ns(t)).collect();
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        h.join().unwrap();
-    }
+    hogs.stop();
     let t: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b)).collect();
     let share = t[0] as f64 / t.iter().sum::<u64>().max(1) as f64;
     let ms: Vec<u64> = t.iter().map(|v| v / 1_000_000).collect();
