@@ -334,7 +334,8 @@ static __always_inline void balance_periodic(void)
  * CPU (ksoftirqd, parked by the hotplug code) must still run there, and the
  * dying CPU does consume the global DSQ. 6.12.117 and 7.x do this themselves
  * (rq_offline_scx() re-enqueues such tasks onto the local DSQ before calling
- * us, and then this queue is empty); 6.18.15 does not: ksoftirqd/1 was left
+ * us, and then this queue is empty); 6.16.12 and 6.18.15 do not (the
+ * offline_rescue counter moves there, never on 6.12 or 7.3): ksoftirqd/1 was left
  * in a dying CPU's queue until the watchdog ejected the scheduler ("runnable
  * task stall") while the CPU's offlining waited for it to park.
  */
