@@ -26,7 +26,7 @@ use scx_stats::prelude::*;
 use scx_stats_derive::{stat_doc, Stats};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{self, Metrics, Raw};
+use crate::stats::{self, Metrics, Raw, Report};
 
 /// What a connection asks of the scheduler loop.
 #[derive(Debug)]

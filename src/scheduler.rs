@@ -23,7 +23,7 @@ use crate::bpf_intf;
 use crate::bpf_skel::*;
 use crate::cli::Opts;
 use crate::control::{self, Call, Request, Response};
-use crate::stats::{self, CpuRaw, Metrics, Raw, TaskRaw};
+use crate::stats::{self, CpuRaw, Metrics, Raw, Report, TaskRaw};
 use crate::tunables::{self, Tunables};
 use crate::topology::{CpuList, CpuMap, POSSIBLE_CPUS};
 

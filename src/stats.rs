@@ -28,10 +28,9 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use scx_stats::prelude::*;
-use scx_stats_derive::{stat_doc, Stats};
-use serde::{Deserialize, Serialize};
 
 use crate::bpf_intf;
+pub use scx_fairrs::metrics::{CpuMetrics, Metrics, TaskMetrics};
 
 /// One BPF event counter (intf.h's FAIRRS_STATS list): its name, which is its
 /// key in `events_per_s` and the text block, and what it counts.
@@ -113,77 +112,6 @@ pub struct Raw {
     pub tunables: BTreeMap<String, u64>,
 }
 
-#[stat_doc]
-#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
-#[stat(_om_prefix = "c_", _om_label = "cpu")]
-pub struct CpuMetrics {
-    #[stat(desc = "CPU id")]
-    pub cpu: u64,
-    #[stat(desc = "Runnable tasks on this CPU's queue, running included")]
-    pub nr_running: u64,
-    #[stat(desc = "PELT util_avg of the queue (0..1024: share of time busy)")]
-    pub util_avg: u64,
-    #[stat(desc = "PELT load_avg of the queue (weight-scaled)")]
-    pub load_avg: u64,
-    #[stat(desc = "Sum of the runnable tasks' PELT load_avg (what the balancer compares)")]
-    pub runnable_load: u64,
-    #[stat(desc = "Slice most recently granted here, microseconds")]
-    pub slice_us: f64,
-}
-
-#[stat_doc]
-#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
-pub struct TaskMetrics {
-    #[stat(desc = "Thread id")]
-    pub pid: i64,
-    #[stat(desc = "Command name")]
-    pub comm: String,
-    #[stat(desc = "Nice level")]
-    pub nice: i64,
-    #[stat(desc = "CFS load weight (sched_prio_to_weight)")]
-    pub weight: u64,
-    #[stat(desc = "CPU whose queue holds the task")]
-    pub cpu: i64,
-    #[stat(desc = "PELT util_avg (0..1024)")]
-    pub util_avg: u64,
-    #[stat(desc = "PELT load_avg (weight-scaled)")]
-    pub load_avg: u64,
-    #[stat(desc = "vruntime minus its queue's min_vruntime, milliseconds")]
-    pub vlag_ms: f64,
-    #[stat(desc = "Queue changes since scx_fairrs started tracking it")]
-    pub migrations: u64,
-}
-
-#[stat_doc]
-#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
-#[stat(top)]
-pub struct Metrics {
-    #[stat(desc = "Length of the interval these figures cover, seconds")]
-    pub interval_s: f64,
-    #[stat(desc = "Online CPUs")]
-    pub nr_cpus: u64,
-    #[stat(desc = "Runnable tasks, running included")]
-    pub nr_running: u64,
-    #[stat(desc = "Scheduling events per second, by kind")]
-    pub events_per_s: BTreeMap<String, f64>,
-    #[stat(desc = "Average slice granted in the interval, microseconds")]
-    pub avg_slice_us: f64,
-    #[stat(desc = "Sum of the CPUs' PELT util_avg (1024 = one busy CPU)")]
-    pub util_total: u64,
-    #[stat(desc = "Tasks runnable all interval on one queue alongside another (fairness sample)")]
-    pub fair_tasks: u64,
-    #[stat(desc = "Worst queue's Jain index of CPU time / weight (1 = exactly fair)")]
-    pub fair_jain: f64,
-    #[stat(desc = "Largest lag from a task's weighted share, milliseconds")]
-    pub fair_max_lag_ms: f64,
-    #[stat(desc = "Per-CPU queues")]
-    pub cpus: Vec<CpuMetrics>,
-    #[stat(desc = "Tasks with the highest PELT load")]
-    pub top: Vec<TaskMetrics>,
-    #[stat(desc = "Current tunables")]
-    pub tunables: BTreeMap<String, u64>,
-}
-
 /// Fairness over one interval: (tasks sampled, worst Jain index, max |lag| ns).
 pub fn fairness(prev: &Raw, cur: &Raw) -> (u64, f64, f64) {
     let secs = cur.at.duration_since(prev.at).as_secs_f64();
@@ -216,10 +144,18 @@ pub fn fairness(prev: &Raw, cur: &Raw) -> (u64, f64, f64) {
     (n, jain, max_lag)
 }
 
-impl Metrics {
+/// What the daemon does with a report: compute one from two snapshots, and
+/// print it. (A trait because the report type belongs to the library.)
+pub trait Report {
     /// The report for the interval from `prev` to `cur`, with the `top_n`
     /// heaviest tasks.
-    pub fn between(prev: &Raw, cur: &Raw, top_n: usize) -> Self {
+    fn between(prev: &Raw, cur: &Raw, top_n: usize) -> Self;
+    /// The compact text block --stats and --monitor print.
+    fn format(&self) -> String;
+}
+
+impl Report for Metrics {
+    fn between(prev: &Raw, cur: &Raw, top_n: usize) -> Self {
         let secs = cur.at.duration_since(prev.at).as_secs_f64().max(1e-9);
         let delta = |i: usize| {
             cur.counters.get(i).copied().unwrap_or(0).saturating_sub(prev.counters.get(i).copied().unwrap_or(0))
@@ -277,8 +213,7 @@ impl Metrics {
         }
     }
 
-    /// The compact text block --stats and --monitor print.
-    pub fn format(&self) -> String {
+    fn format(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -299,7 +234,7 @@ impl Metrics {
             // An index over no tasks would read as "perfectly fair".
             let _ = writeln!(out, "  fairness: n/a (no two tasks shared a queue for the whole interval)");
         }
-        let _ = writeln!(out, "  {}", self.events_line());
+        let _ = writeln!(out, "  {}", events_line(self));
         let _ = writeln!(out, "  cpu  nr  util  load  rload  slice_us");
         for c in &self.cpus {
             let _ = writeln!(
@@ -321,30 +256,30 @@ impl Metrics {
         out.pop();
         out
     }
+}
 
-    /// The block's events line: the groups of EVENTS_LINE, then every other
-    /// event counter under its own name, so each one is printed.
-    fn events_line(&self) -> String {
-        let named = |k: &str| EVENTS_LINE.iter().any(|g| g.items.iter().any(|(n, _)| *n == k));
-        let others: Vec<(&str, &str)> = events().map(|(_, c)| (c.name, c.name)).filter(|(k, _)| !named(k)).collect();
-        let groups: Vec<String> = EVENTS_LINE
-            .iter()
-            .enumerate()
-            .map(|(g, group)| {
-                let extra = if g == EVENTS_LINE.len() - 1 { &others[..] } else { &[] };
-                let values: Vec<String> = group
-                    .items
-                    .iter()
-                    .chain(extra)
-                    .map(|(k, label)| {
-                        format!("{label} {:.*}", group.decimals, self.events_per_s.get(*k).copied().unwrap_or(0.0))
-                    })
-                    .collect();
-                format!("{}{}", group.heading, values.join(" "))
-            })
-            .collect();
-        groups.join(" | ")
-    }
+/// The block's events line: the groups of EVENTS_LINE, then every other
+/// event counter under its own name, so each one is printed.
+fn events_line(m: &Metrics) -> String {
+    let named = |k: &str| EVENTS_LINE.iter().any(|g| g.items.iter().any(|(n, _)| *n == k));
+    let others: Vec<(&str, &str)> = events().map(|(_, c)| (c.name, c.name)).filter(|(k, _)| !named(k)).collect();
+    let groups: Vec<String> = EVENTS_LINE
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let extra = if g == EVENTS_LINE.len() - 1 { &others[..] } else { &[] };
+            let values: Vec<String> = group
+                .items
+                .iter()
+                .chain(extra)
+                .map(|(k, label)| {
+                    format!("{label} {:.*}", group.decimals, m.events_per_s.get(*k).copied().unwrap_or(0.0))
+                })
+                .collect();
+            format!("{}{}", group.heading, values.join(" "))
+        })
+        .collect();
+    groups.join(" | ")
 }
 
 /// A group of the text block's events line: its heading, its decimals, and
@@ -452,6 +387,7 @@ pub(crate) mod tests {
             (fairrs_stat_FAIRRS_STAT_SLICE_EXPIRED, "slice_expired"),
             (fairrs_stat_FAIRRS_STAT_OFFLINE_RESCUE, "offline_rescue"),
             (fairrs_stat_FAIRRS_STAT_KICK_OFFLINE, "kick_offline"),
+            (fairrs_stat_FAIRRS_STAT_BALANCE_TAKEN, "balance_taken"),
             (fairrs_stat_FAIRRS_STAT_SLICES, "slices"),
             (fairrs_stat_FAIRRS_STAT_SLICE_NS, "slice_ns"),
         ];
@@ -489,7 +425,7 @@ pub(crate) mod tests {
             ev("mig_affinity"),
             ev("lag_clamp")
         );
-        let line = m.events_line();
+        let line = events_line(&m);
         let rest = line.strip_prefix(&old).unwrap_or_else(|| panic!("{line}\n{old}"));
         // Then the events not printed before (balance_req, offline_rescue,
         // kick_offline, and any added since), in counter order.

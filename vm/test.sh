@@ -73,6 +73,11 @@ for name in "${suites[@]}"; do
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         echo "FAIL $name: the suite did not finish within ${suite_timeout}s (results so far below)" \
             | tee -a "$out/results.txt"
+    elif [ "$rc" != 0 ]; then
+        # A suite ends with status 0 once it has recorded its checks; anything
+        # else means it died part-way, and its "ok" lines are not the verdict.
+        echo "FAIL $name: the guest exited with status $rc (results so far below)" \
+            | tee -a "$out/results.txt"
     fi
     p=$(grep -c '^ok ' "$out/results.txt" || true)
     f=$(grep -c '^FAIL ' "$out/results.txt" || true)

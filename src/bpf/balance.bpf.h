@@ -165,11 +165,17 @@ static __always_inline u64 balance_half_gap(const struct fairrs_cpu_ctx *sctx,
 	return s > d ? (s - d) / 2 : 0;
 }
 
-/* Would the periodic balancer move @p from its queue to @dst now? */
+/*
+ * Would the periodic balancer move @p from its queue to @dst now? From a queue
+ * its CPU does not serve (@urgent), any task that may run on @dst goes: it
+ * cannot run where it is, so neither its load nor its cache matter.
+ */
 static __always_inline bool balance_periodic_candidate(struct task_struct *p,
 						       struct task_ctx *tctx, s32 dst,
-						       u64 max_load, u64 now)
+						       u64 max_load, bool urgent, u64 now)
 {
+	if (urgent)
+		return balance_can_move(p, tctx, dst, true, now);
 	if (tctx->load_contrib > (s64)max_load)
 		return false;
 	/* Never bounce: a task the last round moved stays put this round. */
@@ -197,6 +203,7 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	struct task_struct *p;
 	u64 max_load, now;
 	s32 src = dctx->pull_src;
+	bool urgent = dctx->pull_urgent;
 
 	if (src < 0)
 		return false;
@@ -205,7 +212,7 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	if (!sctx || src == dst)
 		return false;
 	max_load = balance_half_gap(sctx, dctx);
-	if (!max_load)
+	if (!max_load && !urgent)
 		return false;
 	now = scx_bpf_now();
 
@@ -213,7 +220,7 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 		struct task_ctx *tctx = task_ctx(p);
 
 		if (!tctx || tctx->queue_cpu != src ||
-		    !balance_periodic_candidate(p, tctx, dst, max_load, now))
+		    !balance_periodic_candidate(p, tctx, dst, max_load, urgent, now))
 			continue;
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
 			/* Only a marker against bouncing; races are harmless. */
@@ -242,65 +249,120 @@ static __always_inline bool pull_pending(const struct fairrs_cpu_ctx *cctx, u64 
 }
 
 /*
- * One round of periodic balancing: find the most loaded queue with a task
- * waiting, the CPU whose load is furthest below it by the threshold of their
- * distance (passing over CPUs that still owe a pull), and whether a task
- * there is worth moving; if so, leave the pull request and wake the puller if
- * it idles (a busy puller serves the request at its next dispatch, within one
- * slice).
+ * Is @cpu held by work of a higher scheduling class (real-time, deadline)?
+ * CFS counts the time RT and DL take from a CPU as lost capacity
+ * (scale_rt_capacity(), Linux v6.5 kernel/sched/fair.c) and balances load
+ * per unit of capacity, so such a CPU gets little fair work and gives its
+ * queued tasks away. Here it is all or nothing: a CPU that is not idle, runs
+ * no task of ours and has run none for sched_latency is taken. It does not
+ * dispatch while the higher class runs, so its queue is not served: the
+ * balancer sends it nothing and empties its queue (ops.cpu_release would say
+ * so directly, but 7.x deprecates it).
  */
-static __always_inline void balance_periodic(void)
+static __always_inline bool cpu_taken(s32 cpu, const struct fairrs_cpu_ctx *cctx,
+				      const struct cpumask *idle, u64 now)
 {
-	struct fairrs_cpu_ctx *sctx, *dctx;
-	struct task_struct *p;
-	u64 most = 0, best = 0, max_load, now;
-	u32 best_dist = 3;
-	s32 cpu, src = -1, dst = -1;
-	bool found = false;
+	return !READ_ONCE(cctx->curr_weight) && !bpf_cpumask_test_cpu(cpu, idle) &&
+	       now - READ_ONCE(cctx->left_ns) > READ_ONCE(tun.sched_latency_ns);
+}
 
-	lb_round++;
-	now = scx_bpf_now();
+/*
+ * The balancer's source: the queue with a task waiting that most needs to
+ * give one. A queue whose CPU is taken comes first (its tasks wait for
+ * nothing; *@urgent is set), then the most loaded. Sets *@most to its load.
+ */
+static __always_inline s32 balance_find_src(const struct cpumask *idle, u64 now,
+					    u64 *most, bool *urgent)
+{
+	s32 cpu, src = -1;
 
+	*most = 0;
+	*urgent = false;
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+		bool taken;
 
 		if (!cctx || !cctx->online || !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+			continue;
+		taken = cpu_taken(cpu, cctx, idle, now);
+		if (*urgent && !taken)
 			continue;
 		/*
 		 * A queue that gave a task last round still counts its load until
 		 * the puller runs it: let it settle before it gives again.
 		 */
-		if (lb_round - cctx->lb_src_round <= 1)
+		if (!taken && lb_round - cctx->lb_src_round <= 1)
 			continue;
-		if (balance_load(cctx) > most) {
-			most = balance_load(cctx);
+		if ((taken && !*urgent) || balance_load(cctx) > *most) {
+			*most = balance_load(cctx);
+			*urgent = taken;
 			src = cpu;
 		}
 	}
-	if (src < 0)
-		return;
+	return src;
+}
+
+/*
+ * The balancer's destination for @src: the CPU whose load is furthest below
+ * @most by the threshold of their distance, passing over CPUs that still owe
+ * a pull or are taken; for an @urgent source simply the least loaded one.
+ */
+static __always_inline s32 balance_find_dst(s32 src, u64 most, bool urgent,
+					    const struct cpumask *idle, u64 now)
+{
+	u64 best = 0, margin;
+	u32 best_dist = 3, dist, pct;
+	s32 cpu, dst = -1;
 
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
-		u32 dist, pct;
-		u64 margin;
 
-		if (cpu == src || !cctx || !cctx->online || pull_pending(cctx, now))
+		if (cpu == src || !cctx || !cctx->online || pull_pending(cctx, now) ||
+		    cpu_taken(cpu, cctx, idle, now))
 			continue;
 		dist = topo_distance(src, cpu);
 		pct = dist == 2 ? tun.numa_imbalance_pct : tun.imbalance_pct;
-		if (most * 100 <= balance_load(cctx) * pct)
-			continue;
-		margin = most * 100 - balance_load(cctx) * pct;
+		if (urgent) {
+			margin = ~0ULL - balance_load(cctx);
+		} else {
+			if (most * 100 <= balance_load(cctx) * pct)
+				continue;
+			margin = most * 100 - balance_load(cctx) * pct;
+		}
 		if (margin > best || (margin == best && dist < best_dist)) {
 			best = margin;
 			best_dist = dist;
 			dst = cpu;
 		}
 	}
+	return dst;
+}
+
+/*
+ * One round of periodic balancing: find the queue that most needs to give a
+ * task, the CPU that should take it, and whether a task there is worth
+ * moving; if so, leave the pull request and wake the puller if it idles (a
+ * busy puller serves the request at its next dispatch, within one slice).
+ */
+static __always_inline void balance_periodic(void)
+{
+	struct fairrs_cpu_ctx *sctx, *dctx;
+	const struct cpumask *idle;
+	struct task_struct *p;
+	u64 most, max_load, now;
+	s32 src, dst;
+	bool found = false, urgent;
+
+	lb_round++;
+	now = scx_bpf_now();
+
+	idle = scx_bpf_get_idle_cpumask();
+	src = balance_find_src(idle, now, &most, &urgent);
+	dst = src < 0 ? -1 : balance_find_dst(src, most, urgent, idle, now);
+	scx_bpf_put_idle_cpumask(idle);
 	sctx = cpu_ctx(src);
 	dctx = cpu_ctx(dst);
-	if (!sctx || !dctx)
+	if (src < 0 || dst < 0 || !sctx || !dctx)
 		return;
 
 	max_load = balance_half_gap(sctx, dctx);
@@ -312,7 +374,7 @@ static __always_inline void balance_periodic(void)
 	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
 		struct task_ctx *tctx = task_ctx(p);
 
-		if (tctx && balance_periodic_candidate(p, tctx, dst, max_load, now)) {
+		if (tctx && balance_periodic_candidate(p, tctx, dst, max_load, urgent, now)) {
 			found = true;
 			break;
 		}
@@ -322,8 +384,9 @@ static __always_inline void balance_periodic(void)
 		return;
 
 	dctx->pull_src = src;
+	dctx->pull_urgent = urgent;
 	dctx->pull_stamp_ns = now;
-	stat_inc(FAIRRS_STAT_BALANCE_REQ);
+	stat_inc(urgent ? FAIRRS_STAT_BALANCE_TAKEN : FAIRRS_STAT_BALANCE_REQ);
 	kick_cpu(dst, SCX_KICK_IDLE);
 }
 

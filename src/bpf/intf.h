@@ -66,6 +66,7 @@ struct fairrs_tunables {
 	X(SLICE_EXPIRED,	"slice_expired", "stopped runnable with its slice used up (or cut by a preemption kick or yield)") \
 	X(OFFLINE_RESCUE,	"offline_rescue", "waiting in a CPU's queue as it went offline: moved to the global DSQ") \
 	X(KICK_OFFLINE,		"kick_offline",	"kicks not sent: this CPU was going offline (kick.bpf.h)") \
+	X(BALANCE_TAKEN,	"balance_taken", "periodic balancer moving a task off a CPU taken by real-time or deadline work") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
 
@@ -126,6 +127,13 @@ struct fairrs_cpu_ctx {
 	s32	pull_src;
 	/* When that request was made (it goes stale, see balance_periodic()). */
 	u64	pull_stamp_ns;
+	/*
+	 * Non-zero when that request is to empty a queue its CPU does not serve
+	 * (cpu_taken()): any movable task goes, whatever the load gap.
+	 */
+	u32	pull_urgent;
+	/* When a task of ours last stopped running here (curr_stop()). */
+	u64	left_ns;
 	/* Balancing round in which this queue last gave a task away. */
 	u64	lb_src_round;
 	/* Non-zero while the CPU is online (ops.cpu_online / cpu_offline). */

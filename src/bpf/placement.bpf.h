@@ -71,6 +71,7 @@ static __always_inline void curr_stop(struct fairrs_cpu_ctx *cctx)
 {
 	cctx->curr_weight = 0;
 	cctx->curr_idle = 0;
+	cctx->left_ns = scx_bpf_now();
 }
 
 /*

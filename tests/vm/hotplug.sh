@@ -24,20 +24,6 @@ FLIPS=${HOTPLUG_FLIPS:-3}
 STOP_LIMIT_MS=5000
 echo "== kernel $(uname -r): $ROUNDS rounds, $FLIPS hotplug flips of CPUs 1-3 each"
 
-# flip_cpus N: take CPUs 1-3 offline and back N times; prints the number of
-# transitions that succeeded.
-flip_cpus() {
-    local n=0 i=0 c
-    while [ "$i" -lt "$1" ]; do
-        for c in 1 2 3; do echo 0 > /sys/devices/system/cpu/cpu$c/online && n=$((n + 1)); done
-        sleep 1
-        for c in 1 2 3; do echo 1 > /sys/devices/system/cpu/cpu$c/online && n=$((n + 1)); done
-        sleep 1
-        i=$((i + 1))
-    done
-    echo "$n"
-}
-
 # The workload of every round, with the hotplug flips beside it.
 # Sets $WL_RC (stress-ng's exit code) and $WL_FLIPS.
 workload() {
@@ -94,11 +80,9 @@ while [ "$r" -le "$ROUNDS" ]; do
     workload "$r"
     attached="state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)"
     still=no
-    [ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ] && kill -0 $pid 2>/dev/null && still=yes
-    t0=$(date +%s%N)
-    stop_daemon $pid 60
-    wait_state disabled 30
-    stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    attached_since "$seq" "$pid" && still=yes
+    timed_stop $pid
+    stop_ms=$STOP_MS
     trouble=$(trouble_here)
     [ -z "$known_612_site" ] ||
         known_612_warnings=$((known_612_warnings + $(dmesg | grep -c "WARNING: .* $known_612_site+" || true)))

@@ -2,7 +2,11 @@
 # Guest-side helpers for the VM suites: result recording and scheduler control.
 # Sourced by the suites, which run as root inside the VM from the repo root.
 
+# The daemon under test and the guest workload program (tests/guest), which
+# reads FAIRRS too.
 FAIRRS=${FAIRRS:-target/release/scx_fairrs}
+BENCH=${BENCH:-target/release/fairrs-guest}
+export FAIRRS BENCH
 OUT=${OUT:-/tmp/fairrs-out}
 RESULTS="$OUT/results.txt"
 SCX=/sys/kernel/sched_ext
@@ -14,10 +18,40 @@ mkdir -p "$OUT"
 # "FAIL <name>: <detail>". The host counts them.
 pass() { echo "ok $1: $2" | tee -a "$RESULTS"; }
 fail() { echo "FAIL $1: $2" | tee -a "$RESULTS"; }
-check() {  # check NAME DETAIL 'shell condition'
-    if eval "$3"; then pass "$1" "$2"; else fail "$1" "$2"; fi
+# check NAME DETAIL COMMAND [ARG...]: the command's exit status is the verdict.
+# A compound condition is a function with a name that says what it checks.
+check() {
+    local name=$1 detail=$2
+    shift 2
+    if "$@"; then pass "$name" "$detail"; else fail "$name" "$detail"; fi
 }
 has() { printf '%s' "$1" | grep -q -- "$2"; }  # has TEXT PATTERN
+within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }  # within VALUE LO HI
+
+# record_results SUITE EXPECTED FILE [KERNEL_FILE]: one check per
+# "RESULT <case> <value> <lo> <hi> <detail>" line of FILE (written by
+# fairrs-guest), the value within its bounds, with the kernel's figure for the
+# same case beside it when KERNEL_FILE is given; then a check that EXPECTED
+# results were reported (a measurement that died leaves fewer).
+record_results() {
+    local suite=$1 expected=$2 file=$3 kfile=${4:-} n kernel
+    grep '^RESULT' "$file" > "$OUT/$suite-results.tmp"
+    while read -r _ case value lo hi detail; do
+        kernel=""
+        [ -z "$kfile" ] || kernel=" | kernel:$(awk -v c="$case" '$1 == "RESULT" && $2 == c { $1 = $2 = $4 = $5 = ""; print }' "$kfile")"
+        check "$case" "scx_fairrs $value (bounds $lo..$hi): $detail$kernel" within "$value" "$lo" "$hi"
+    done < "$OUT/$suite-results.tmp"
+    n=$(wc -l < "$OUT/$suite-results.tmp")
+    check "${suite}_cases_ran" "$n of $expected results reported" [ "$n" -eq "$expected" ]
+}
+
+# check_kernel_log NAME: nothing in the kernel log says the scheduler or the
+# kernel went wrong (kernel_trouble below).
+check_kernel_log() {
+    local trouble
+    trouble=$(kernel_trouble)
+    check "$1" "${trouble:-clean}" [ -z "$trouble" ]
+}
 
 sx_state() { cat "$SCX/state" 2>/dev/null || echo missing; }
 sx_ops() { cat "$SCX/root/ops" 2>/dev/null || echo none; }
@@ -87,13 +121,43 @@ stop_daemon() {
     DAEMON_RC=$?
 }
 
+# timed_stop PID: stop_daemon PID (60 s at most), wait for sched_ext to read
+# disabled; $STOP_MS is how long that took, in ms.
+timed_stop() {
+    local t0
+    t0=$(date +%s%N)
+    stop_daemon "$1" 60
+    wait_state disabled 30
+    STOP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+# flip_cpus N: take CPUs 1-3 offline and back N times; prints the number of
+# transitions that succeeded.
+flip_cpus() {
+    local n=0 i=0 c
+    while [ "$i" -lt "$1" ]; do
+        for c in 1 2 3; do echo 0 > /sys/devices/system/cpu/cpu$c/online && n=$((n + 1)); done
+        sleep 1
+        for c in 1 2 3; do echo 1 > /sys/devices/system/cpu/cpu$c/online && n=$((n + 1)); done
+        sleep 1
+        i=$((i + 1))
+    done
+    echo "$n"
+}
+
 # check_detached NAME PID: stop the daemon (stop_daemon) and check that it
 # exited 0 and that sched_ext is back to disabled.
 check_detached() {
     stop_daemon "$2" 60
     wait_state disabled 30
-    check "$1" "daemon rc=$DAEMON_RC state=$(sx_state)" '[ "$DAEMON_RC" = 0 ] && [ "$(sx_state)" = disabled ]'
+    check "$1" "daemon rc=$DAEMON_RC state=$(sx_state)" detached_cleanly
 }
+ours_enabled() { [ "$(sx_state)" = enabled ] && [ "$(sx_ops)" = fairrs ]; }
+detached_cleanly() { [ "$DAEMON_RC" = 0 ] && [ "$(sx_state)" = disabled ]; }
+
+# attached_since SEQ PID: sched_ext is enabled, has not reloaded since SEQ,
+# and the daemon PID is alive.
+attached_since() { [ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$1" ] && kill -0 "$2" 2>/dev/null; }
 
 # Kernel log lines that mean something went wrong under the scheduler.
 # "disabled (unregistered from user space)" is the normal detach message;
@@ -103,16 +167,17 @@ kernel_trouble() {
           | grep -v 'unregistered from user space' || true
 }
 
-# side_by_side NAME 'COMMAND': run COMMAND (a measurement that prints
-# "RESULT <case> <value> <lo> <hi> <detail>" lines) under the kernel's own
-# scheduler, then under scx_fairrs, in this boot. One check per case: the
+# side_by_side NAME EXPECTED COMMAND [ARG...]: run COMMAND (a measurement that
+# prints "RESULT <case> <value> <lo> <hi> <detail>" lines) under the kernel's
+# own scheduler, then under scx_fairrs, in this boot. One check per case: the
 # scx_fairrs figure within its bounds, the kernel's figure and detail beside
-# it; plus a check that scx_fairrs stayed attached throughout. Results go to
-# $OUT/NAME-kernel.txt and $OUT/NAME-fairrs.txt.
+# it (record_results); plus a check that scx_fairrs stayed attached
+# throughout. Results go to $OUT/NAME-kernel.txt and $OUT/NAME-fairrs.txt.
 side_by_side() {
-    local name=$1 cmd=$2 pid seq
+    local name=$1 expected=$2 pid seq
+    shift 2
     echo "== $name under the kernel's scheduler ($(uname -r))"
-    eval "$cmd" | tee "$OUT/$name-kernel.txt"
+    "$@" | tee "$OUT/$name-kernel.txt"
 
     $FAIRRS > "$OUT/$name-daemon.log" 2>&1 &
     pid=$!
@@ -122,16 +187,11 @@ side_by_side() {
     fi
     seq=$(sx_enable_seq)
     echo "== $name under scx_fairrs"
-    eval "$cmd" | tee "$OUT/$name-fairrs.txt"
+    "$@" | tee "$OUT/$name-fairrs.txt"
     check "${name}_scheduler_stayed_attached" "state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" \
-        '[ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ] && kill -0 $pid'
+        attached_since "$seq" "$pid"
     check_detached "${name}_daemon_exited" $pid
-
-    grep '^RESULT' "$OUT/$name-fairrs.txt" | while read -r _ case value lo hi detail; do
-        kernel=$(awk -v c="$case" '$1 == "RESULT" && $2 == c { $1 = $2 = $4 = $5 = ""; print }' "$OUT/$name-kernel.txt")
-        check "$case" "scx_fairrs $value (bounds $lo..$hi): $detail | kernel:${kernel:- n/a}" \
-            'awk -v v="$value" -v lo="$lo" -v hi="$hi" "BEGIN { exit !(v >= lo && v <= hi) }"'
-    done
+    record_results "$name" "$expected" "$OUT/$name-fairrs.txt" "$OUT/$name-kernel.txt"
 }
 
 # A suite still running after $SUITE_BUDGET seconds (the host's limit for the

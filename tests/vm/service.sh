@@ -32,9 +32,12 @@ kill_signal=$(unit_key KillSignal)
 kill_signal=${kill_signal:-SIGTERM}
 prevent=$(unit_key RestartPreventExitStatus)
 exec_bin=${exec_start%% *}
+unit_as_shipped() {
+    [ "${exec_bin##*/}" = scx_fairrs ] && has "$exec_start" "SCX_FAIRRS_FLAGS" &&
+        [ "${env_file#-}" = /etc/default/scx_fairrs ] && [ -n "$caps" ]
+}
 check service_unit_read "ExecStart=$exec_start EnvironmentFile=$env_file CapabilityBoundingSet=$caps KillSignal=$kill_signal" \
-    '[ "${exec_bin##*/}" = scx_fairrs ] && has "$exec_start" "SCX_FAIRRS_FLAGS" &&
-     [ "${env_file#-}" = /etc/default/scx_fairrs ] && [ -n "$caps" ]'
+    unit_as_shipped
 
 # setpriv options for the unit's sandbox: a root process whose bounding set
 # is the unit's capabilities has exactly those (no inheritable or ambient
@@ -84,13 +87,14 @@ wait_exit() {
     stop_daemon "$1" 60
 }
 
+ours_enabled_by() { ours_enabled && kill -0 "$1" 2>/dev/null; }
+
 # attached NAME PID LOG: check the daemon attached; if not, the rest of the
 # suite has nothing to run on.
 attached() {
     wait_state enabled 180 "$2"
-    _pid=$2  # check evaluates its condition with its own positional parameters
     check "$1" "state=$(sx_state) ops=$(sx_ops) enable_seq=$(sx_enable_seq): $(grep -m1 -o 'attached on.*' "$3")" \
-        '[ "$(sx_state)" = enabled ] && [ "$(sx_ops)" = fairrs ] && kill -0 "$_pid"'
+        ours_enabled_by "$2"
     if [ "$(sx_state)" != enabled ]; then
         echo "--- daemon log"; cat "$3"
         stop_daemon "$2" 60
@@ -102,9 +106,12 @@ attached() {
 write_defaults "--sched-latency-us 50"
 start_service "$OUT/service-refused.log"
 wait_exit "$SERVICE_PID" 30
+refused_with_2() {
+    [ "$EXITED" = yes ] && [ "$DAEMON_RC" = 2 ] && [ "$prevent" = 2 ] && [ "$(sx_state)" = disabled ] &&
+        grep -q "sched-latency-us" "$OUT/service-refused.log"
+}
 check service_refused_flag_exit_2 "rc=$DAEMON_RC RestartPreventExitStatus=$prevent state=$(sx_state): $(cat "$OUT/service-refused.log")" \
-    '[ "$EXITED" = yes ] && [ "$DAEMON_RC" = 2 ] && [ "$prevent" = 2 ] && [ "$(sx_state)" = disabled ] &&
-     grep -q "sched-latency-us" "$OUT/service-refused.log"'
+    refused_with_2
 
 # --- attach with the flags of the defaults file, the unit's capabilities ----
 write_defaults "--sched-latency-us 9000 --stats 1"
@@ -113,26 +120,26 @@ start_service "$LOG"
 pid=$SERVICE_PID
 attached service_attached "$pid" "$LOG"
 check service_flags_from_defaults_file "$(grep -m1 -o 'attached on.*' "$LOG")" \
-    'grep -q "sched_latency 9000us" "$LOG"'
+    grep -q "sched_latency 9000us" "$LOG"
 capeff=$(awk '/^CapEff/ { print $2 }' "/proc/$pid/status")
+unit_capabilities_only() { [ -n "$capeff" ] && [ "$capeff" = "$want_caps" ] && [ "$capeff" != "$root_caps" ]; }
 check service_capabilities "daemon CapEff=$capeff; the unit's $caps = $want_caps; root's $root_caps" \
-    '[ -n "$capeff" ] && [ "$capeff" = "$want_caps" ] && [ "$capeff" != "$root_caps" ]'
+    unit_capabilities_only
 # The stats read the task iterator and the per-CPU queues (BPF under the
 # unit's capabilities); --monitor (root) reads the socket the daemon made.
 sleep 3
-m=$(timeout 20 $FAIRRS --monitor 1 --json --top 5 2>/dev/null | python3 tests/vm/json_reports.py)
-ncpus=$(printf '%s' "$m" | python3 -c "import json,sys; print(len(json.load(sys.stdin)['cpus']))" 2>/dev/null)
-check service_stats "--stats blocks: $(grep -c 'cpu  nr  util' "$LOG"); --monitor cpus: ${ncpus:-none}" \
-    '[ "$(grep -c "cpu  nr  util" "$LOG")" -ge 1 ] && [ "${ncpus:-0}" -ge 1 ]'
-trouble=$(kernel_trouble)
-check service_kernel_log_clean "${trouble:-clean}" '[ -z "$trouble" ]'
+check service_stats "--stats blocks: $(grep -c 'cpu  nr  util' "$LOG")" grep -q "cpu  nr  util" "$LOG"
+$BENCH stats shape --case service_monitor --top 5 > "$OUT/service-results.txt"
+record_results service 1 "$OUT/service-results.txt"
+check_kernel_log service_kernel_log_clean
 
 # --- the unit's stop: KillSignal -> detach, exit 0 ----------------------------
 kill -s "${kill_signal#SIG}" "$pid"
 wait_exit "$pid" 60
 wait_state disabled 30
+stopped_by_unit() { [ "$EXITED" = yes ] && detached_cleanly && grep -q "scx_fairrs detached" "$LOG"; }
 check service_stop_exit_0 "$kill_signal: exited by itself=$EXITED rc=$DAEMON_RC state=$(sx_state); $(grep -o 'scx_fairrs detached' "$LOG")" \
-    '[ "$EXITED" = yes ] && [ "$DAEMON_RC" = 0 ] && [ "$(sx_state)" = disabled ] && grep -q "scx_fairrs detached" "$LOG"'
+    stopped_by_unit
 
 # --- ejected by the kernel (sysrq-S): non-zero, not 2, the reason printed ------
 write_defaults "--sched-latency-us 9000"
@@ -146,22 +153,25 @@ wait_exit "$pid" 60
 wait_state disabled 30
 reason=$(grep 'ejected' "$LOG" | tail -n 1)
 klog=$(dmesg | grep -i 'sysrq' | tail -n 2 | tr '\n' ' ')
+ejected_with_reason() {
+    [ "$EXITED" = yes ] && [ "$DAEMON_RC" -ne 0 ] && [ "$DAEMON_RC" -ne 2 ] && [ "$(sx_state)" = disabled ] &&
+        printf '%s' "$reason" | grep -qi "sysrq"
+}
 check service_ejection_exit_nonzero "exited by itself=$EXITED rc=$DAEMON_RC state=$(sx_state); daemon: '$reason'; kernel: $klog" \
-    '[ "$EXITED" = yes ] && [ "$DAEMON_RC" -ne 0 ] && [ "$DAEMON_RC" -ne 2 ] && [ "$(sx_state)" = disabled ] &&
-     printf "%s" "$reason" | grep -qi "sysrq"'
+    ejected_with_reason
 # sysrq-S makes the kernel log the disable; anything else is trouble.
 trouble=$(kernel_trouble | grep -vi 'sysrq')
-check service_kernel_log_clean_after_ejection "${trouble:-clean}" '[ -z "$trouble" ]'
+check service_kernel_log_clean_after_ejection "${trouble:-clean}" [ -z "$trouble" ]
 
 # --- what Restart=on-failure does next: the same start attaches again ---------
 LOG=$OUT/service-3.log
 start_service "$LOG"
 pid=$SERVICE_PID
 attached service_restart_after_ejection "$pid" "$LOG"
-check service_restart_is_a_new_attach "enable_seq $seq -> $(sx_enable_seq)" '[ "$(sx_enable_seq)" -gt "$seq" ]'
+check service_restart_is_a_new_attach "enable_seq $seq -> $(sx_enable_seq)" [ "$(sx_enable_seq)" -gt "$seq" ]
 check_detached service_sigint_exit_0 "$pid"
 trouble=$(kernel_trouble | grep -vi 'sysrq')
-check service_kernel_log_clean_at_end "${trouble:-clean}" '[ -z "$trouble" ]'
+check service_kernel_log_clean_at_end "${trouble:-clean}" [ -z "$trouble" ]
 
 echo "--- daemon logs"
 for f in "$OUT"/service-*.log; do echo "-- $f"; cat "$f"; done

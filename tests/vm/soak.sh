@@ -49,23 +49,21 @@ rss2=$(rss_kb $pid)
 # All CPUs back, whatever happened.
 for c in 1 2 3; do echo 1 > /sys/devices/system/cpu/cpu$c/online 2>/dev/null; done
 
+stressors_completed() { [ $src -eq 0 ] && [ "$failed_flips" -eq 0 ] && [ "$flips" -ge $((SECS / 10)) ]; }
+enough_threads() { [ -n "$threads" ] && [ "${threads%%.*}" -ge 2000 ]; }
+rss_flat() { [ -n "$rss1" ] && [ "$rss2" -le $((rss1 * 110 / 100)) ]; }
+quick_clean_stop() { [ "$STOP_MS" -lt 5000 ] && detached_cleanly; }
+
 check soak_attached_throughout "state=$(sx_state) enable_seq $seq -> $(sx_enable_seq) after ${SECS}s" \
-    '[ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$seq" ] && kill -0 $pid'
+    attached_since "$seq" "$pid"
 passed_line=$(grep -o 'successful run completed.*\|unsuccessful run completed.*' "$OUT/soak-stress.log")
 check soak_stressors_completed "stress-ng rc=$src: ${passed_line:-no summary}; $flips hotplug transitions ($failed_flips refused)" \
-    '[ $src -eq 0 ] && [ "$failed_flips" -eq 0 ] && [ "$flips" -ge $((SECS / 10)) ]'
+    stressors_completed
 threads=$(awk '$2 == "metrc:" && $4 == "pthread" { print $5; exit }' "$OUT/soak-stress.log")
-check soak_short_lived_threads "${threads:-none} threads created and ended (pthread bogo ops)" \
-    '[ -n "$threads" ] && [ "${threads%%.*}" -ge 2000 ]'
-check soak_daemon_rss "VmRSS ${rss1:-?} kB after 1 min, $rss2 kB at the end (limit +10 %)" \
-    '[ -n "$rss1" ] && [ "$rss2" -le $((rss1 * 110 / 100)) ]'
-t0=$(date +%s%N)
-stop_daemon $pid 60
-wait_state disabled 30
-stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check soak_stop "stop ${stop_ms} ms, daemon rc=$DAEMON_RC, state=$(sx_state)" \
-    '[ "$stop_ms" -lt 5000 ] && [ "$DAEMON_RC" = 0 ] && [ "$(sx_state)" = disabled ]'
-trouble=$(kernel_trouble)
-check soak_kernel_log_clean "${trouble:-clean}" '[ -z "$trouble" ]'
+check soak_short_lived_threads "${threads:-none} threads created and ended (pthread bogo ops)" enough_threads
+check soak_daemon_rss "VmRSS ${rss1:-?} kB after 1 min, $rss2 kB at the end (limit +10 %)" rss_flat
+timed_stop $pid
+check soak_stop "stop ${STOP_MS} ms, daemon rc=$DAEMON_RC, state=$(sx_state)" quick_clean_stop
+check_kernel_log soak_kernel_log_clean
 echo "--- stress-ng"; tail -n 20 "$OUT/soak-stress.log"
 echo "--- daemon log"; tail -n 5 "$OUT/soak-daemon.log"

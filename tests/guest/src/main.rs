@@ -13,6 +13,9 @@
 //!   fairrs-guest fairness [--secs S] [--cpu N] [--only CASE]
 //!   fairrs-guest balance  [--secs S] [--only CASE]
 //!   fairrs-guest spin     --cpu N [--threads N] [--duty PCT] [--secs S]
+//!   fairrs-guest stats    CASE ...   (checks of a running instance's reports, stats.rs)
+
+mod stats;
 
 use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -474,6 +477,60 @@ fn affinity(secs: Duration) {
     result("affinity_violations", outside as f64, 0.0, 0.0, &format!("{samples} samples of a hog allowed {{2,3}} among {} hogs; seen on CPUs {seen:?}", nr_cpus() + 2));
 }
 
+/// The last CPU is monopolised by a SCHED_FIFO hog; 2 x (nr_cpus - 1) fair
+/// hogs start on CPU 0 and are unpinned. CFS counts the time RT takes from a
+/// CPU as lost capacity (scale_rt_capacity(), Linux v6.5
+/// kernel/sched/fair.c) and balances load per unit of capacity, so the fair
+/// hogs share the other CPUs, two to a CPU, and each gets half a CPU. A
+/// balancer that sends work to the RT CPU starves what it sends there (it
+/// runs only in the 5 % the kernel keeps back from RT); one that waits for
+/// the RT CPU to serve a pull request never evens out the rest.
+fn rt_cpu(secs: Duration) {
+    let n = nr_cpus();
+    if n < 3 {
+        println!("RESULT rt_cpu_min_share 0 1 1 needs 3 CPUs or more, has {n}");
+        return;
+    }
+    let rt = n - 1;
+    let rt_hog = Hogs::start(1, &[rt]);
+    set_policy(rt_hog.tids[0], libc::SCHED_FIFO, 1);
+    let k = 2 * (n - 1);
+    let hogs = Hogs::start(k, &[0]);
+    thread::sleep(Duration::from_secs(1));
+    for &t in &hogs.tids {
+        set_affinity(t, &all_cpus());
+    }
+    thread::sleep(Duration::from_secs(3));
+    let cpu0: Vec<u64> = hogs.tids.iter().map(|&t| thread_cpu_ns(t)).collect();
+    let t0 = Instant::now();
+    let (mut samples, mut on_rt) = (0u64, 0u64);
+    while t0.elapsed() < secs {
+        for &t in &hogs.tids {
+            samples += 1;
+            on_rt += u64::from(thread_cpu(t) == Some(rt));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let window = t0.elapsed().as_secs_f64();
+    let cpu1: Vec<u64> = hogs.tids.iter().map(|&t| thread_cpu_ns(t)).collect();
+    hogs.stop();
+    rt_hog.stop();
+    let ideal = (n - 1) as f64 / k as f64;
+    let shares: Vec<f64> = cpu1.iter().zip(&cpu0).map(|(a, b)| (a - b) as f64 / 1e9 / window).collect();
+    let min = shares.iter().cloned().fold(f64::MAX, f64::min);
+    let shares_s: Vec<String> = shares.iter().map(|v| format!("{v:.2}")).collect();
+    result(
+        "rt_cpu_min_share",
+        min / ideal,
+        0.8,
+        1.2,
+        &format!(
+            "lowest share of {k} hogs over {window:.1}s / ideal {ideal:.2}; shares [{}]; on the RT CPU {on_rt} of {samples} samples",
+            shares_s.join(" ")
+        ),
+    );
+}
+
 /// CPUs of each NUMA node, from sysfs.
 fn numa_nodes() -> Vec<Vec<usize>> {
     let mut nodes = Vec::new();
@@ -602,6 +659,9 @@ fn spin(cpu: usize, threads: usize, duty: u32, secs: Duration) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("stats") {
+        return stats::main(&args[2..]);
+    }
     let mut secs = 10.0;
     let mut cpu = 1usize;
     let mut only: Option<String> = None;
@@ -638,11 +698,14 @@ fn main() {
             if want("numa") {
                 numa(Duration::from_secs(5));
             }
+            if want("rt_cpu") {
+                rt_cpu(secs);
+            }
             return;
         }
         _ => {
             eprintln!(
-                "usage: fairrs-guest fairness|balance|spin [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS] \
+                "usage: fairrs-guest fairness|balance|spin|stats [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS] \
                  [--threads N] [--duty PCT]"
             );
             std::process::exit(2);

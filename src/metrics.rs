@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The report scx_fairrs serves: one interval's figures (`Metrics`), its
+//! per-CPU queues and heaviest tasks. They are the JSON of `--monitor --json`
+//! and of the stats socket, so they live in the crate's library, where a
+//! client (the VM tests' guest program) reads them with the very types the
+//! daemon writes. How they are computed is the daemon's business (stats.rs).
+
+use std::collections::BTreeMap;
+
+use scx_stats_derive::{stat_doc, Stats};
+use serde::{Deserialize, Serialize};
+
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(_om_prefix = "c_", _om_label = "cpu")]
+pub struct CpuMetrics {
+    #[stat(desc = "CPU id")]
+    pub cpu: u64,
+    #[stat(desc = "Runnable tasks on this CPU's queue, running included")]
+    pub nr_running: u64,
+    #[stat(desc = "PELT util_avg of the queue (0..1024: share of time busy)")]
+    pub util_avg: u64,
+    #[stat(desc = "PELT load_avg of the queue (weight-scaled)")]
+    pub load_avg: u64,
+    #[stat(desc = "Sum of the runnable tasks' PELT load_avg (what the balancer compares)")]
+    pub runnable_load: u64,
+    #[stat(desc = "Slice most recently granted here, microseconds")]
+    pub slice_us: f64,
+}
+
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+pub struct TaskMetrics {
+    #[stat(desc = "Thread id")]
+    pub pid: i64,
+    #[stat(desc = "Command name")]
+    pub comm: String,
+    #[stat(desc = "Nice level")]
+    pub nice: i64,
+    #[stat(desc = "CFS load weight (sched_prio_to_weight)")]
+    pub weight: u64,
+    #[stat(desc = "CPU whose queue holds the task")]
+    pub cpu: i64,
+    #[stat(desc = "PELT util_avg (0..1024)")]
+    pub util_avg: u64,
+    #[stat(desc = "PELT load_avg (weight-scaled)")]
+    pub load_avg: u64,
+    #[stat(desc = "vruntime minus its queue's min_vruntime, milliseconds")]
+    pub vlag_ms: f64,
+    #[stat(desc = "Queue changes since scx_fairrs started tracking it")]
+    pub migrations: u64,
+}
+
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(top)]
+pub struct Metrics {
+    #[stat(desc = "Length of the interval these figures cover, seconds")]
+    pub interval_s: f64,
+    #[stat(desc = "Online CPUs")]
+    pub nr_cpus: u64,
+    #[stat(desc = "Runnable tasks, running included")]
+    pub nr_running: u64,
+    #[stat(desc = "Scheduling events per second, by kind")]
+    pub events_per_s: BTreeMap<String, f64>,
+    #[stat(desc = "Average slice granted in the interval, microseconds")]
+    pub avg_slice_us: f64,
+    #[stat(desc = "Sum of the CPUs' PELT util_avg (1024 = one busy CPU)")]
+    pub util_total: u64,
+    #[stat(desc = "Tasks runnable all interval on one queue alongside another (fairness sample)")]
+    pub fair_tasks: u64,
+    #[stat(desc = "Worst queue's Jain index of CPU time / weight (1 = exactly fair)")]
+    pub fair_jain: f64,
+    #[stat(desc = "Largest lag from a task's weighted share, milliseconds")]
+    pub fair_max_lag_ms: f64,
+    #[stat(desc = "Per-CPU queues")]
+    pub cpus: Vec<CpuMetrics>,
+    #[stat(desc = "Tasks with the highest PELT load")]
+    pub top: Vec<TaskMetrics>,
+    #[stat(desc = "Current tunables")]
+    pub tunables: BTreeMap<String, u64>,
+}

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The stats suite's checks: read a running instance's reports through
+//! `scx_fairrs --monitor --json`, as a user's tool would, into the very types
+//! the daemon writes (`scx_fairrs::metrics`), and judge them here instead of
+//! in strings of shell. Each check prints one `RESULT` line (see main.rs);
+//! a figure that could not be had is reported as -1, outside every bound.
+//!
+//!   fairrs-guest stats duty   --tid T --spin-log F
+//!   fairrs-guest stats loaded --hog-cpu C --latency-us US --daemon-out F
+//!   fairrs-guest stats retune --hog-cpu C --from US --to US
+//!   fairrs-guest stats shape  --case NAME --top N
+//!
+//! The program is run pinned to CPU 0, away from the workloads it measures:
+//! starting a process and parsing 100+ tasks is CPU-heavy under emulation.
+
+use std::fs;
+use std::io::BufReader;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use scx_fairrs::metrics::Metrics;
+
+use crate::result;
+
+/// The daemon under test: $FAIRRS, as the suites' lib.sh names it.
+fn fairrs() -> String {
+    std::env::var("FAIRRS").unwrap_or_else(|_| "target/release/scx_fairrs".into())
+}
+
+/// The first `n` reports of `scx_fairrs --monitor EVERY --json --top TOP`,
+/// one every `every`, or fewer if the stream ends (the monitor is stopped
+/// either way).
+fn reports(n: usize, every: f64, top: usize) -> Vec<Metrics> {
+    let mut child = Command::new(fairrs())
+        .args(["--monitor", &every.to_string(), "--json", "--top", &top.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", fairrs()));
+    let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let got: Vec<Metrics> = serde_json::Deserializer::from_reader(out)
+        .into_iter::<Metrics>()
+        .take(n)
+        .map_while(|m| {
+            m.map_err(|e| eprintln!("stats: a report that is not a Metrics: {e}"))
+                .ok()
+        })
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    got
+}
+
+/// Enough for every task of the suites' workloads.
+const ALL_TASKS: usize = 1000;
+
+fn one_report() -> Option<Metrics> {
+    one_report_top(ALL_TASKS)
+}
+
+fn one_report_top(top: usize) -> Option<Metrics> {
+    reports(1, 1.0, top).into_iter().next()
+}
+
+fn cpu_field(m: &Metrics, cpu: u64, f: impl Fn(&scx_fairrs::metrics::CpuMetrics) -> f64) -> f64 {
+    m.cpus.iter().find(|c| c.cpu == cpu).map_or(-1.0, f)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return -1.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// PELT of a 50 %-duty task (`fairrs-guest spin --duty 50`, tid `tid`,
+/// writing `duty <share>` each second to `spin_log`). A single util_avg
+/// sample ripples with the 10 ms square wave, and when the emulator stalls a
+/// vCPU for tens of ms PELT's 32 ms half-life follows that too, so: the
+/// median of 16 samples 0.25 s apart must be 512 ± 10 %, and within 10 % of
+/// 1024 × the share of time the task really was busy over the last 4 s.
+fn duty(tid: i64, spin_log: &str) {
+    const SAMPLES: usize = 16;
+    let got = reports(SAMPLES, 0.25, ALL_TASKS);
+    let utils: Vec<f64> = got
+        .iter()
+        .filter_map(|m| m.top.iter().find(|t| t.pid == tid))
+        .map(|t| t.util_avg as f64)
+        .collect();
+    let log = fs::read_to_string(spin_log).unwrap_or_default();
+    let shares: Vec<f64> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("duty "))
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let last4 = &shares[shares.len().saturating_sub(4)..];
+    let busy = if last4.is_empty() {
+        -1.0
+    } else {
+        last4.iter().sum::<f64>() / last4.len() as f64
+    };
+    let util = if utils.len() == SAMPLES {
+        median(utils.clone())
+    } else {
+        -1.0
+    };
+    let samples: Vec<String> = utils.iter().map(|u| format!("{u:.0}")).collect();
+    result(
+        "pelt_duty_util",
+        util,
+        461.0,
+        563.0,
+        &format!(
+            "median util_avg of tid {tid} over {} of {SAMPLES} samples [{}] (ideal 512)",
+            utils.len(),
+            samples.join(" ")
+        ),
+    );
+    let expected = 1024.0 * busy;
+    let off = if util >= 0.0 && busy > 0.0 {
+        (util - expected).abs() / expected
+    } else {
+        -1.0
+    };
+    result(
+        "pelt_duty_util_tracks_busy",
+        off,
+        0.0,
+        0.10,
+        &format!("median {util:.0} against 1024 x the busy share {busy:.4} of the last 4 s = {expected:.0}"),
+    );
+}
+
+/// The rows of the last complete per-CPU table in an instance's `--stats`
+/// output: (cpu, util_avg), from the lines under "cpu  nr  util  load ...".
+fn last_stats_block(text: &str) -> Vec<(u64, u64)> {
+    let mut blocks: Vec<Vec<(u64, u64)>> = Vec::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.first() == Some(&"cpu") && cols.get(2) == Some(&"util") {
+            blocks.push(Vec::new());
+            in_table = true;
+            continue;
+        }
+        let row = match cols[..] {
+            [cpu, _, util, _, _, _] => cpu.parse::<u64>().ok().zip(util.parse::<u64>().ok()),
+            _ => None,
+        };
+        match (in_table, row, blocks.last_mut()) {
+            (true, Some(r), Some(b)) => b.push(r),
+            _ => in_table = false,
+        }
+    }
+    blocks.into_iter().next_back().unwrap_or_default()
+}
+
+fn stats_blocks(path: &str) -> usize {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("cpu  nr  util"))
+        .count()
+}
+
+/// One hog alone on `hog_cpu`, four equal hogs sharing another CPU: util of
+/// the hog's CPU, the live fairness index, the task list, and that the
+/// monitor sees what the instance itself prints (its tunables, its figures).
+fn loaded(hog_cpu: u64, latency_us: u64, daemon_out: &str) {
+    let Some(m) = one_report() else {
+        for case in [
+            "pelt_hog_cpu_util",
+            "fairness_index_four_hogs",
+            "top_lists_tasks",
+            "monitor_matches_instance",
+        ] {
+            result(case, -1.0, 0.0, 0.0, "no report from --monitor --json");
+        }
+        return;
+    };
+    let util = cpu_field(&m, hog_cpu, |c| c.util_avg as f64);
+    result(
+        "pelt_hog_cpu_util",
+        util,
+        950.0,
+        1024.0,
+        &format!("util_avg of CPU {hog_cpu}, one hog"),
+    );
+    let jain = if m.fair_tasks >= 4 { m.fair_jain } else { -1.0 };
+    result(
+        "fairness_index_four_hogs",
+        jain,
+        0.99,
+        1.0,
+        &format!(
+            "Jain {:.4} over {} tasks (4 or more), max lag {:.2}ms",
+            m.fair_jain, m.fair_tasks, m.fair_max_lag_ms
+        ),
+    );
+    // Every field is there, or the report would not have parsed as Metrics.
+    let heaviest = m.top.first().map_or("none".into(), |t| {
+        format!(
+            "{} {} nice {} weight {} util {}",
+            t.pid, t.comm, t.nice, t.weight, t.util_avg
+        )
+    });
+    result(
+        "top_lists_tasks",
+        m.top.len() as f64,
+        1.0,
+        1000.0,
+        &format!("tasks listed; heaviest: {heaviest}"),
+    );
+
+    // The instance's own --stats block after this report covers the same workload.
+    let n0 = stats_blocks(daemon_out);
+    let t0 = Instant::now();
+    while stats_blocks(daemon_out) <= n0 && t0.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(250));
+    }
+    let rows = last_stats_block(&fs::read_to_string(daemon_out).unwrap_or_default());
+    let inproc = rows
+        .iter()
+        .find(|(cpu, _)| *cpu == hog_cpu)
+        .map_or(-1.0, |(_, u)| *u as f64);
+    let lat = m.tunables.get("sched_latency_us").copied();
+    result(
+        "monitor_matches_instance",
+        if lat == Some(latency_us) { inproc } else { -1.0 },
+        950.0,
+        1024.0,
+        &format!(
+            "monitor: sched_latency_us {lat:?} (want {latency_us}), CPU {hog_cpu} util {util:.0}; the instance's own block {}: util {inproc:.0}",
+            stats_blocks(daemon_out)
+        ),
+    );
+}
+
+fn sysfs(name: &str) -> String {
+    fs::read_to_string(format!("/sys/kernel/sched_ext/{name}"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `scx_fairrs ARGS`, run as it is or through `setpriv` as user nobody:
+/// (exit code, stdout and stderr).
+fn run_fairrs(args: &[&str], as_nobody: bool) -> (i32, String) {
+    let mut cmd = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            &fairrs(),
+        ]);
+        c
+    } else {
+        Command::new(fairrs())
+    };
+    let out = cmd
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", fairrs()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text.trim().to_string())
+}
+
+/// `--set` against the running instance (started with sched_latency `from`,
+/// one hog alone on `hog_cpu`, whose slice is the whole latency): a value
+/// out of range is refused and names the range; `to` retunes the live
+/// scheduler without reloading it (the hog's slice follows, enable_seq stays);
+/// a non-root user cannot set anything.
+fn retune(hog_cpu: u64, from: u64, to: u64) {
+    let seq = sysfs("enable_seq");
+    let before = one_report().map_or(-1.0, |m| cpu_field(&m, hog_cpu, |c| c.slice_us));
+
+    let (rc, msg) = run_fairrs(&["--set", "sched_latency_us=50"], false);
+    let named = msg.contains("100..=1000000") && msg.contains("50");
+    result(
+        "set_refuses_bad_value",
+        if rc != 0 && named { 1.0 } else { 0.0 },
+        1.0,
+        1.0,
+        &format!("rc={rc} '{msg}'"),
+    );
+
+    let (rc, msg) = run_fairrs(&["--set", &format!("sched_latency_us={to}")], false);
+    thread::sleep(Duration::from_secs(2));
+    let after = one_report();
+    let lat = after
+        .as_ref()
+        .and_then(|m| m.tunables.get("sched_latency_us").copied());
+    let slice = after
+        .as_ref()
+        .map_or(-1.0, |m| cpu_field(m, hog_cpu, |c| c.slice_us));
+    let live = rc == 0 && lat == Some(to) && before == from as f64;
+    result(
+        "set_retunes_live",
+        if live { slice } else { -1.0 },
+        to as f64,
+        to as f64,
+        &format!("rc={rc} '{msg}'; sched_latency_us {lat:?}; CPU {hog_cpu} (one hog) slice {before:.0}us -> {slice:.0}us"),
+    );
+    let same = sysfs("enable_seq") == seq && sysfs("state") == "enabled";
+    result(
+        "set_keeps_the_scheduler_loaded",
+        if same { 1.0 } else { 0.0 },
+        1.0,
+        1.0,
+        &format!(
+            "enable_seq {seq} -> {}, state {}",
+            sysfs("enable_seq"),
+            sysfs("state")
+        ),
+    );
+
+    let (rc, msg) = run_fairrs(&["--set", "sched_latency_us=7000"], true);
+    let lat = one_report().and_then(|m| m.tunables.get("sched_latency_us").copied());
+    result(
+        "set_refused_for_non_root",
+        if rc == 1 && lat == Some(to) { 1.0 } else { 0.0 },
+        1.0,
+        1.0,
+        &format!("as nobody: rc={rc} '{msg}'; sched_latency_us still {lat:?}"),
+    );
+}
+
+/// One report has `top` tasks and one row per online CPU.
+fn shape(case: &str, top: usize) {
+    let cpus = crate::nr_cpus();
+    let (ok, detail) = match one_report_top(top) {
+        Some(m) => (
+            m.top.len() == top && m.cpus.len() == cpus,
+            format!(
+                "{} top tasks (want {top}), {} CPUs (want {cpus})",
+                m.top.len(),
+                m.cpus.len()
+            ),
+        ),
+        None => (false, "no report from --monitor --json".into()),
+    };
+    result(case, if ok { 1.0 } else { 0.0 }, 1.0, 1.0, &detail);
+}
+
+fn opt<T: std::str::FromStr>(args: &[String], name: &str) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("stats: {name} VALUE is required"))
+}
+
+/// `fairrs-guest stats CASE ...` (args from CASE on).
+pub fn main(args: &[String]) {
+    match args.first().map(String::as_str) {
+        Some("duty") => duty(opt(args, "--tid"), &opt::<String>(args, "--spin-log")),
+        Some("loaded") => loaded(
+            opt(args, "--hog-cpu"),
+            opt(args, "--latency-us"),
+            &opt::<String>(args, "--daemon-out"),
+        ),
+        Some("retune") => retune(
+            opt(args, "--hog-cpu"),
+            opt(args, "--from"),
+            opt(args, "--to"),
+        ),
+        Some("shape") => shape(&opt::<String>(args, "--case"), opt(args, "--top")),
+        _ => {
+            eprintln!("usage: fairrs-guest stats duty|loaded|retune|shape [options] (see tests/guest/src/stats.rs)");
+            std::process::exit(2);
+        }
+    }
+}
