@@ -19,14 +19,23 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/refs");
 
     // The host library: the PELT maths (src/bpf/pelt.bpf.h, through
-    // pelt_host.c), so the tests in src/pelt.rs run the very header the BPF
-    // side inlines, and the counter names of intf.h (intf_host.c), which the
+    // pelt_host.c) and CFS's (src/bpf/cfs.bpf.h, through cfs_host.c), so the
+    // tests in src/pelt.rs and src/cfs.rs run the very headers the BPF side
+    // inlines, and the counter names of intf.h (intf_host.c), which the
     // daemon reports.
-    for file in ["src/bpf/pelt.bpf.h", "src/bpf/pelt_host.c", "src/bpf/intf.h", "src/bpf/intf_host.c"] {
+    for file in [
+        "src/bpf/pelt.bpf.h",
+        "src/bpf/pelt_host.c",
+        "src/bpf/cfs.bpf.h",
+        "src/bpf/cfs_host.c",
+        "src/bpf/intf.h",
+        "src/bpf/intf_host.c",
+    ] {
         println!("cargo:rerun-if-changed={file}");
     }
     cc::Build::new()
         .file("src/bpf/pelt_host.c")
+        .file("src/bpf/cfs_host.c")
         .file("src/bpf/intf_host.c")
         .include("src/bpf")
         .compile("fairrs_host");

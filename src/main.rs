@@ -15,6 +15,8 @@ mod bpf_skel;
 mod cli;
 mod control;
 #[cfg(test)]
+mod cfs;
+#[cfg(test)]
 mod pelt;
 mod scheduler;
 mod stats;

@@ -267,17 +267,42 @@ static __always_inline bool cpu_taken(s32 cpu, const struct fairrs_cpu_ctx *cctx
 }
 
 /*
+ * The choice balance_find_src() and balance_find_dst() are making, kept in
+ * global data rather than in registers: the verifier then does not carry each
+ * candidate's figures from one loop iteration to the next as distinct states
+ * (with them in registers, 6.12 ran out of its million-instruction budget).
+ * One balancing timer, so one round at a time uses it.
+ */
+struct balance_pick {
+	u64	score;		/* the source's load, or the destination's margin */
+	s32	cpu;		/* the CPU chosen so far, -1 for none */
+	u32	dist;		/* the destination's distance to the source */
+	u32	taken;		/* the source is a taken CPU */
+};
+struct balance_pick lb_pick;
+
+/* Flag in balance_find_src()'s result: the source CPU is taken. */
+#define BALANCE_SRC_TAKEN	(1 << 30)
+
+/*
  * The balancer's source: the queue with a task waiting that most needs to
  * give one. A queue whose CPU is taken comes first (its tasks wait for
- * nothing; *@urgent is set), then the most loaded. Sets *@most to its load.
+ * nothing), then the most loaded. Returns the CPU, with BALANCE_SRC_TAKEN set
+ * when it is taken, or -1.
+ *
+ * This and balance_find_dst() are global functions: the verifier checks each
+ * once, on its own, instead of once per path through the balancer that calls
+ * them (inlined, 6.12's verifier ran out of its million-instruction budget).
+ * Hence scalar arguments only, and the idle mask taken here.
  */
-static __always_inline s32 balance_find_src(const struct cpumask *idle, u64 now,
-					    u64 *most, bool *urgent)
+__noinline s32 balance_find_src(u64 now)
 {
-	s32 cpu, src = -1;
+	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
+	s32 cpu;
 
-	*most = 0;
-	*urgent = false;
+	lb_pick.score = 0;
+	lb_pick.cpu = -1;
+	lb_pick.taken = 0;
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 		bool taken;
@@ -285,7 +310,7 @@ static __always_inline s32 balance_find_src(const struct cpumask *idle, u64 now,
 		if (!cctx || !cctx->online || !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
 			continue;
 		taken = cpu_taken(cpu, cctx, idle, now);
-		if (*urgent && !taken)
+		if (lb_pick.taken && !taken)
 			continue;
 		/*
 		 * A queue that gave a task last round still counts its load until
@@ -293,26 +318,35 @@ static __always_inline s32 balance_find_src(const struct cpumask *idle, u64 now,
 		 */
 		if (!taken && lb_round - cctx->lb_src_round <= 1)
 			continue;
-		if ((taken && !*urgent) || balance_load(cctx) > *most) {
-			*most = balance_load(cctx);
-			*urgent = taken;
-			src = cpu;
+		if ((taken && !lb_pick.taken) || balance_load(cctx) > lb_pick.score) {
+			lb_pick.score = balance_load(cctx);
+			lb_pick.taken = taken;
+			lb_pick.cpu = cpu;
 		}
 	}
-	return src;
+	scx_bpf_put_idle_cpumask(idle);
+	if (lb_pick.cpu < 0)
+		return -1;
+	return lb_pick.taken ? lb_pick.cpu | BALANCE_SRC_TAKEN : lb_pick.cpu;
 }
 
 /*
- * The balancer's destination for @src: the CPU whose load is furthest below
- * @most by the threshold of their distance, passing over CPUs that still owe
- * a pull or are taken; for an @urgent source simply the least loaded one.
+ * The balancer's destination for @src, whose load is @most: the CPU whose
+ * load is furthest below it by the threshold of their distance, passing over
+ * CPUs that still owe a pull or are taken; for an @urgent (taken) source
+ * simply the least loaded one. Returns the CPU or -1. A global function, see
+ * balance_find_src().
  */
-static __always_inline s32 balance_find_dst(s32 src, u64 most, bool urgent,
-					    const struct cpumask *idle, u64 now)
+__noinline s32 balance_find_dst(s32 src, u64 most, u32 urgent, u64 now)
 {
-	u64 best = 0, margin;
-	u32 best_dist = 3, dist, pct;
-	s32 cpu, dst = -1;
+	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
+	u32 dist, pct;
+	u64 margin;
+	s32 cpu;
+
+	lb_pick.score = 0;
+	lb_pick.cpu = -1;
+	lb_pick.dist = 3;
 
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
@@ -329,13 +363,14 @@ static __always_inline s32 balance_find_dst(s32 src, u64 most, bool urgent,
 				continue;
 			margin = most * 100 - balance_load(cctx) * pct;
 		}
-		if (margin > best || (margin == best && dist < best_dist)) {
-			best = margin;
-			best_dist = dist;
-			dst = cpu;
+		if (margin > lb_pick.score || (margin == lb_pick.score && dist < lb_pick.dist)) {
+			lb_pick.score = margin;
+			lb_pick.dist = dist;
+			lb_pick.cpu = cpu;
 		}
 	}
-	return dst;
+	scx_bpf_put_idle_cpumask(idle);
+	return lb_pick.cpu;
 }
 
 /*
@@ -347,22 +382,25 @@ static __always_inline s32 balance_find_dst(s32 src, u64 most, bool urgent,
 static __always_inline void balance_periodic(void)
 {
 	struct fairrs_cpu_ctx *sctx, *dctx;
-	const struct cpumask *idle;
 	struct task_struct *p;
-	u64 most, max_load, now;
+	u64 max_load, now;
 	s32 src, dst;
 	bool found = false, urgent;
 
 	lb_round++;
 	now = scx_bpf_now();
 
-	idle = scx_bpf_get_idle_cpumask();
-	src = balance_find_src(idle, now, &most, &urgent);
-	dst = src < 0 ? -1 : balance_find_dst(src, most, urgent, idle, now);
-	scx_bpf_put_idle_cpumask(idle);
+	src = balance_find_src(now);
+	if (src < 0)
+		return;
+	urgent = src & BALANCE_SRC_TAKEN;
+	src &= ~BALANCE_SRC_TAKEN;
 	sctx = cpu_ctx(src);
+	if (!sctx)
+		return;
+	dst = balance_find_dst(src, balance_load(sctx), urgent, now);
 	dctx = cpu_ctx(dst);
-	if (src < 0 || dst < 0 || !sctx || !dctx)
+	if (dst < 0 || !dctx)
 		return;
 
 	max_load = balance_half_gap(sctx, dctx);

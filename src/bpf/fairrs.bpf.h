@@ -18,7 +18,6 @@
  * each from where the kernel defines it. CLOCK_MONOTONIC (1,
  * include/uapi/linux/time.h) comes with scx/common.bpf.h.
  */
-#define MAX_RT_PRIO		100	/* include/linux/sched/prio.h: static_prio of nice -20 */
 #define DEFAULT_PRIO		120	/* include/linux/sched/prio.h: static_prio of nice 0 */
 #define SCHED_BATCH_POLICY	3	/* SCHED_BATCH, include/uapi/linux/sched.h */
 #define SCHED_IDLE_POLICY	5	/* SCHED_IDLE, include/uapi/linux/sched.h */
@@ -53,6 +52,8 @@ struct task_ctx {
 	u64	vruntime;
 	/* p->se.sum_exec_runtime when vruntime was last charged. */
 	u64	exec_charged;
+	/* p->se.sum_exec_runtime when its current slice was granted. */
+	u64	slice_exec_start;
 	/* Load weight from sched_prio_to_weight[], kept current by set_weight. */
 	u32	weight;
 	/* CPU whose queue vruntime is relative to, -1 before first placement. */
@@ -63,6 +64,8 @@ struct task_ctx {
 	bool	is_new;
 	/* Called sched_yield(): skips its next pick if anyone else waits. */
 	bool	yielded;
+	/* Just placed as a new task: its first enqueue checks preemption (WF_FORK). */
+	bool	forked;
 	/*
 	 * Back in sched_ext after time in another class (real-time, a PI
 	 * boost): its vruntime is stale and is re-placed at its next runnable.

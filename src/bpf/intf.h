@@ -67,6 +67,7 @@ struct fairrs_tunables {
 	X(OFFLINE_RESCUE,	"offline_rescue", "waiting in a CPU's queue as it went offline: moved to the global DSQ") \
 	X(KICK_OFFLINE,		"kick_offline",	"kicks not sent: this CPU was going offline (kick.bpf.h)") \
 	X(BALANCE_TAKEN,	"balance_taken", "periodic balancer moving a task off a CPU taken by real-time or deadline work") \
+	X(TICK_PREEMPT,		"tick_preempt",	"slice ended at a tick: ran its ideal slice, or led the queue by it") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
 

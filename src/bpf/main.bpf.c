@@ -19,14 +19,16 @@
  * One translation unit: the BPF object is this file. It includes every
  * concept header, and each header includes (behind its include guard) the
  * headers it uses, so each is compiled exactly once, here; no other file
- * includes them, except that the host build (pelt_host.c, intf_host.c) takes
- * intf.h and pelt.bpf.h. A map or global is defined only in the header that
+ * includes them, except that the host build (pelt_host.c, cfs_host.c,
+ * intf_host.c) takes intf.h, pelt.bpf.h and cfs.bpf.h. A map or global is defined only in the header that
  * owns its concept (tunables, topology and contexts in fairrs.bpf.h, the
  * counters in stats.bpf.h, the balancer's round and timer in balance.bpf.h;
- * uei here); the others only use it. The maths header pelt.bpf.h uses no
- * kernel type or helper, so it builds on the host for the tests.
+ * uei here); the others only use it. The maths headers pelt.bpf.h and
+ * cfs.bpf.h use no kernel type or helper, so they build on the host for the
+ * tests.
  */
 #include "fairrs.bpf.h"
+#include "cfs.bpf.h"
 #include "stats.bpf.h"
 #include "kick.bpf.h"
 #include "load.bpf.h"
@@ -158,8 +160,10 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 				 tctx->vruntime, enq_flags);
 	stat_inc(FAIRRS_STAT_ENQUEUE);
 
-	if (enq_flags & SCX_ENQ_WAKEUP)
+	/* A new task's first enqueue is not a wakeup to the kernel, but CFS checks it too. */
+	if ((enq_flags & SCX_ENQ_WAKEUP) || tctx->forked)
 		placement_wakeup_preempt(p, tctx, cpu);
+	tctx->forked = false;
 	balance_kick_for(p, cpu);
 }
 
@@ -220,7 +224,10 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	curr_start(p, tctx, cctx);
 }
 
-/* Scheduler tick while @p runs: keep its vruntime and the floor current. */
+/*
+ * Scheduler tick while @p runs: keep its vruntime and the floor current, and
+ * end its slice early if the queue has changed so that it should give way.
+ */
 void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 {
 	struct fairrs_cpu_ctx *cctx;
@@ -235,6 +242,7 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	load_cpu_update(cctx);
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
 	curr_update(tctx, cctx);
+	vtime_check_preempt_tick(p, tctx, cpu, cctx);
 }
 
 /* @p stops running (slice used up, preempted, or going to sleep). */

@@ -13,6 +13,7 @@
 #define __FAIRRS_PLACEMENT_BPF_H
 
 #include "fairrs.bpf.h"
+#include "cfs.bpf.h"
 #include "vtime.bpf.h"
 #include "stats.bpf.h"
 #include "kick.bpf.h"
@@ -30,10 +31,9 @@ static __always_inline void place_entity(struct task_ctx *tctx,
 	u64 floor = cctx->min_vruntime;
 
 	if (tctx->is_new) {
-		u64 vslice = vtime_scale(vtime_slice(tctx->weight, cctx), tctx->weight);
-
-		tctx->vruntime = floor + vslice;
+		tctx->vruntime = cfs_place_new(floor, tctx->weight, vtime_slice(tctx->weight, cctx));
 		tctx->is_new = false;
+		tctx->forked = true;
 		return;
 	}
 	/*
@@ -44,7 +44,7 @@ static __always_inline void place_entity(struct task_ctx *tctx,
 	 * with at most latency / 2 of credit, however long it was away.
 	 */
 	if (wakeup || tctx->rejoined)
-		tctx->vruntime = vtime_max(tctx->vruntime, floor - tun.sched_latency_ns / 2);
+		tctx->vruntime = cfs_place_waking(tctx->vruntime, floor, READ_ONCE(tun.sched_latency_ns));
 	tctx->rejoined = false;
 }
 
@@ -89,7 +89,8 @@ static __always_inline u64 curr_vruntime_now(const struct fairrs_cpu_ctx *cctx)
 }
 
 /*
- * check_preempt_wakeup(): preempt the task running on @cpu when the woken @p
+ * check_preempt_wakeup(): preempt the task running on @cpu when the woken (or
+ * new: wake_up_new_task() calls it with WF_FORK) @p
  * is ahead of it by more than wakeup_granularity, scaled to @p's weight
  * (wakeup_gran()) so that heavy wakees preempt more readily. SCHED_BATCH and
  * SCHED_IDLE wakees never preempt; anything preempts a SCHED_IDLE task.
@@ -98,19 +99,16 @@ static __always_inline void placement_wakeup_preempt(struct task_struct *p,
 						     struct task_ctx *tctx, s32 cpu)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
-	u64 gran, curr_vr;
 
 	if (!cctx || !cctx->curr_weight)
 		return;
 	if (p->policy == SCHED_BATCH_POLICY || p->policy == SCHED_IDLE_POLICY)
 		return;
 
-	if (!cctx->curr_idle) {
-		curr_vr = curr_vruntime_now(cctx);
-		gran = vtime_scale(tun.wakeup_granularity_ns, tctx->weight);
-		if (!vtime_before(tctx->vruntime + gran, curr_vr))
-			return;
-	}
+	if (!cctx->curr_idle &&
+	    !cfs_wakeup_preempts(tctx->vruntime, tctx->weight, curr_vruntime_now(cctx),
+				 READ_ONCE(tun.wakeup_granularity_ns)))
+		return;
 	kick_cpu(cpu, SCX_KICK_PREEMPT);
 	stat_inc(FAIRRS_STAT_PREEMPT);
 }

@@ -14,34 +14,20 @@
 #define __FAIRRS_VTIME_BPF_H
 
 #include "fairrs.bpf.h"
+#include "cfs.bpf.h"
 #include "load.bpf.h"
 #include "stats.bpf.h"
 
 /* Wrap-safe vruntime ordering, as the kernel's entity_before(). */
 static __always_inline bool vtime_before(u64 a, u64 b)
 {
-	return (s64)(a - b) < 0;
+	return cfs_before(a, b);
 }
 
 static __always_inline u64 vtime_max(u64 a, u64 b)
 {
-	return vtime_before(a, b) ? b : a;
+	return cfs_max(a, b);
 }
-
-/*
- * sched_prio_to_weight[] (kernel/sched/core.c): nice -20 .. 19. Each step is
- * ~1.25x, so a task one nice level lower gets ~10% more CPU than its peer.
- */
-static const u32 prio_to_weight[40] = {
-	/* -20 */ 88761, 71755, 56483, 46273, 36291,
-	/* -15 */ 29154, 23254, 18705, 14949, 11916,
-	/* -10 */  9548,  7620,  6100,  4904,  3906,
-	/*  -5 */  3121,  2501,  1991,  1586,  1277,
-	/*   0 */  1024,   820,   655,   526,   423,
-	/*   5 */   335,   272,   215,   172,   137,
-	/*  10 */   110,    87,    70,    56,    45,
-	/*  15 */    36,    29,    23,    18,    15,
-};
 
 /*
  * The CFS load weight of @p: from its nice level (static_prio), not from
@@ -51,21 +37,13 @@ static const u32 prio_to_weight[40] = {
  */
 static __always_inline u32 vtime_task_weight(const struct task_struct *p)
 {
-	s32 idx = p->static_prio - MAX_RT_PRIO;
-
-	if (p->policy == SCHED_IDLE_POLICY)
-		return FAIRRS_WEIGHT_IDLEPRIO;
-	if (idx < 0)
-		idx = 0;
-	if (idx > 39)
-		idx = 39;
-	return prio_to_weight[idx];
+	return cfs_weight(p->static_prio - DEFAULT_PRIO, p->policy == SCHED_IDLE_POLICY);
 }
 
 /* calc_delta_fair(): @delta ns of runtime in vruntime units for @weight. */
 static __always_inline u64 vtime_scale(u64 delta, u32 weight)
 {
-	return delta * FAIRRS_NICE_0_LOAD / (weight ?: 1);
+	return cfs_scale(delta, weight);
 }
 
 /*
@@ -90,14 +68,20 @@ static __always_inline void vtime_update_min(struct fairrs_cpu_ctx *cctx, u64 vr
 }
 
 /*
- * The running task's part of update_min_vruntime(): with nothing queued on
- * @cpu, the floor follows its @vruntime (with tasks queued, the leftmost one
- * bounds the floor, which moves up to it when it starts running).
+ * update_min_vruntime() while a task of @vruntime runs on @cpu (Linux v6.5
+ * kernel/sched/fair.c): the floor moves up to min(running, leftmost queued),
+ * never back. A running task is not in the queue (as CFS's curr is not in its
+ * tree), so the queue's head is the leftmost waiting task. Called at every
+ * tick and when the task stops, so a task that keeps the CPU through several
+ * slices drags the floor along and a waking sleeper's credit stays bounded
+ * by latency / 2 of the present, not of a stale floor.
  */
 static __always_inline void vtime_update_min_curr(s32 cpu, struct fairrs_cpu_ctx *cctx, u64 vruntime)
 {
-	if (!scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
-		vtime_update_min(cctx, vruntime);
+	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+
+	cctx->min_vruntime = cfs_min_vruntime(cctx->min_vruntime, vruntime, head != NULL,
+					      head ? head->scx.dsq_vtime : 0);
 }
 
 /*
@@ -108,31 +92,44 @@ static __always_inline void vtime_update_min_curr(s32 cpu, struct fairrs_cpu_ctx
 static __always_inline u64 vtime_slice(u32 weight, const struct fairrs_cpu_ctx *cctx)
 {
 	/* Read each tunable once: the daemon may change them meanwhile. */
-	u64 min_gran = READ_ONCE(tun.min_granularity_ns);
-	u64 period = READ_ONCE(tun.sched_latency_ns);
-	u64 nr = cctx->nr_running ?: 1;
-	u64 load = cctx->load_weight;
-	u64 slice;
-
-	if (nr * min_gran > period)
-		period = nr * min_gran;
-	if (load < weight)
-		load = weight;
-	slice = period * weight / load;
-	return slice < min_gran ? min_gran : slice;
+	return cfs_slice(weight, cctx->load_weight, cctx->nr_running, READ_ONCE(tun.sched_latency_ns),
+			 READ_ONCE(tun.min_granularity_ns));
 }
 
 /* Give @p, about to run on @cctx's CPU, its fair slice; returns it. */
-static __always_inline u64 vtime_grant_slice(struct task_struct *p, const struct task_ctx *tctx,
+static __always_inline u64 vtime_grant_slice(struct task_struct *p, struct task_ctx *tctx,
 					     struct fairrs_cpu_ctx *cctx)
 {
 	u64 slice = vtime_slice(tctx->weight, cctx);
 
 	scx_bpf_task_set_slice(p, slice);
+	tctx->slice_exec_start = p->se.sum_exec_runtime;
 	cctx->last_slice_ns = slice;
 	stat_add(FAIRRS_STAT_SLICES, 1);
 	stat_add(FAIRRS_STAT_SLICE_NS, slice);
 	return slice;
+}
+
+/*
+ * check_preempt_tick() (Linux v6.5 kernel/sched/fair.c), at each tick of
+ * running @p: its slice ends when it has run longer than its ideal slice as
+ * the queue stands now (tasks that arrived since it was granted shrink it), or,
+ * once it has run min_granularity, when its vruntime leads the leftmost
+ * waiting task's by more than that slice. Ending the slice (slice 0) makes
+ * the kernel reschedule; ops.dispatch then picks by vruntime, so @p runs on
+ * if it is still the furthest behind (vtime_keep_prev()).
+ */
+static __always_inline void vtime_check_preempt_tick(struct task_struct *p, const struct task_ctx *tctx,
+						     s32 cpu, const struct fairrs_cpu_ctx *cctx)
+{
+	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+
+	if (cfs_tick_preempts(p->se.sum_exec_runtime - tctx->slice_exec_start,
+			      vtime_slice(tctx->weight, cctx), READ_ONCE(tun.min_granularity_ns),
+			      tctx->vruntime, head != NULL, head ? head->scx.dsq_vtime : 0)) {
+		scx_bpf_task_set_slice(p, 0);
+		stat_inc(FAIRRS_STAT_TICK_PREEMPT);
+	}
 }
 
 /*
@@ -203,7 +200,7 @@ static __always_inline void vtime_reweight(struct task_ctx *tctx, u32 weight)
 static __always_inline u64 vtime_rebase(u64 v, const struct fairrs_cpu_ctx *from,
 					const struct fairrs_cpu_ctx *to)
 {
-	return v - from->min_vruntime + to->min_vruntime;
+	return cfs_rebase(v, from->min_vruntime, to->min_vruntime);
 }
 
 /*
@@ -249,9 +246,7 @@ static __always_inline bool vtime_move_queue(struct task_ctx *tctx, s32 cpu)
 static __always_inline void vtime_guard_lag(struct task_ctx *tctx,
 					    const struct fairrs_cpu_ctx *cctx)
 {
-	u64 load = cctx->load_weight ?: FAIRRS_NICE_0_LOAD;
-	u64 max_lag = starvation_guard_ns * FAIRRS_NICE_0_LOAD / load;
-	u64 limit = cctx->min_vruntime + max_lag;
+	u64 limit = cfs_lag_limit(cctx->min_vruntime, cctx->load_weight, starvation_guard_ns);
 
 	if (vtime_before(limit, tctx->vruntime)) {
 		tctx->vruntime = limit;

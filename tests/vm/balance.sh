@@ -3,10 +3,10 @@
 # Guest side of the balance suite: spreading, unpinning, affinity and (on a
 # 2-node VM) NUMA placement, measured under the kernel's own scheduler and
 # under scx_fairrs in one boot; the scx_fairrs figures are checked.
-#   balance.sh [CASE]     CASE: spread, unpin, affinity, rt_cpu or numa (default: all but numa)
+#   balance.sh [CASE]     CASE: spread, unpin, affinity, rt_cpu, churn or numa (default: all but numa)
 . tests/vm/lib.sh
 SECS=${BALANCE_SECS:-10}
-CASES=${1:-spread unpin affinity rt_cpu}
+CASES=${1:-spread unpin affinity rt_cpu churn}
 dmesg -C
 
 cases() { for c in $CASES; do $BENCH balance --secs "$SECS" --only "$c"; done; }

@@ -31,7 +31,10 @@ stats_check duty --tid "${duty_tid:-0}" --spin-log "$OUT/duty.tids"
 $BENCH spin --cpu 3 --secs 300 > "$OUT/hog.tids" &
 $BENCH spin --cpu 1 --threads 4 --secs 300 > "$OUT/four.tids" &
 sleep 3
-stats_check loaded --hog-cpu 3 --latency-us 9000 --daemon-out "$OUT/stats-daemon.out"
+stats_check loaded --hog-cpu 3 --four-cpu 1 --latency-us 9000 --daemon-out "$OUT/stats-daemon.out"
+# Tasks of nice 0, 5, -5, 19 and SCHED_IDLE on CPU 2 (the duty task's CPU):
+# the weights the report gives them.
+stats_check weights --cpu 2
 # --set: refused values change nothing; a good one retunes without
 # reloading; nobody but root may set.
 stats_check retune --hog-cpu 3 --from 9000 --to 12000
@@ -45,6 +48,6 @@ check stats_socket_dir_private "$(cat "$OUT/socket-dir.txt")" grep -q "^drwx----
 
 kill $(jobs -p | grep -v "^$pid$") 2>/dev/null
 check_detached stats_daemon_exited $pid
-record_results stats 10 "$OUT/stats-results.txt"
+record_results stats 12 "$OUT/stats-results.txt"
 check_kernel_log stats_kernel_log_clean
 echo "--- an in-process --stats block"; grep -B1 -A14 'fairness:' "$OUT/stats-daemon.out" | tail -16

@@ -131,7 +131,8 @@ fn nice_pair(cpu: usize, warm: Duration, secs: Duration, other: i32) {
     let share = t[0] as f64 / (t[0] + t[1]).max(1) as f64;
     let ideal = nice_weight(0) / (nice_weight(0) + nice_weight(other));
     let case = format!("nice0_vs_nice{other}");
-    result(&case, share, ideal - 0.02, ideal + 0.02, &format!("nice-0 share (ideal {ideal:.4}); cpu ms {} / {}", t[0] / 1_000_000, t[1] / 1_000_000));
+    // The kernel's own scheduler is within 0.003 of the ideal in the test VM.
+    result(&case, share, ideal - 0.005, ideal + 0.005, &format!("nice-0 share (ideal {ideal:.4}); cpu ms {} / {}", t[0] / 1_000_000, t[1] / 1_000_000));
 }
 
 fn three_equal(cpu: usize, warm: Duration, secs: Duration) {
@@ -256,6 +257,59 @@ fn wakeup_latency(cpu: usize, warm: Duration, secs: Duration, latency_bound_ms: 
         0.0,
         latency_bound_ms,
         &format!("{} wakeups: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms", samples.len()),
+    );
+}
+
+/// A task that slept 1 s, then spins beside a hog on one CPU, keeps at most
+/// sched_latency / 2 of credit (GENTLE_FAIR_SLEEPERS in place_entity(), Linux
+/// v6.5 kernel/sched/fair.c): over the 200 ms after it wakes, the hog still
+/// gets about half the CPU ((200 - 3) / 2 / 200 = 0.49 with 3 ms of credit at
+/// the default latency). A sleeper placed with the vruntime it slept with
+/// would be a whole second behind the hog and run alone (hog share ~0).
+/// Median of 5 wakes.
+fn sleeper_credit(cpu: usize, warm: Duration) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let hog = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            pin_self(cpu);
+            tx.send(gettid()).unwrap();
+            let mut x = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        })
+    };
+    let hog_tid = rx.recv().unwrap();
+    thread::sleep(warm);
+    let burst = Duration::from_millis(200);
+    let sleeper = thread::spawn(move || {
+        pin_self(cpu);
+        let mut shares = Vec::new();
+        for _ in 0..5 {
+            thread::sleep(Duration::from_secs(1));
+            let (h0, t0) = (thread_cpu_ns(hog_tid), Instant::now());
+            let mut x = 0u64;
+            while t0.elapsed() < burst {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            let (h1, wall) = (thread_cpu_ns(hog_tid), t0.elapsed());
+            shares.push(h1.saturating_sub(h0) as f64 / wall.as_nanos() as f64);
+        }
+        shares
+    });
+    let mut shares = sleeper.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    hog.join().unwrap();
+    shares.sort_by(f64::total_cmp);
+    let each: Vec<String> = shares.iter().map(|s| format!("{s:.3}")).collect();
+    result(
+        "sleeper_credit_hog_share",
+        shares[shares.len() / 2],
+        0.40,
+        0.60,
+        &format!("hog's share of its CPU in the 200 ms after a 1 s sleeper wakes and spins (0.49 with latency/2 of credit); 5 wakes, sorted: [{}]", each.join(" ")),
     );
 }
 
@@ -419,6 +473,31 @@ fn spread(secs: Duration) {
     // machine reads a little above 1.
     result("spread_utilisation", util, 0.97, 1.02, &format!("over {window:.1}s"));
     result("spread_migrations", (mig1 - mig0) as f64, 0.0, 99.0, &format!("migrations of {n} hogs in {window:.1}s after settling"));
+}
+
+/// nr_cpus + 1 unpinned hogs: one CPU always has two, and moving a hog only
+/// moves that pair elsewhere. CFS leaves it alone (detach_tasks() moves a
+/// task only if its load is at most half the imbalance, Linux v6.5
+/// kernel/sched/fair.c); a balancer without that rule chases the pair around.
+/// Migrations per task-second after 2 s to settle.
+fn churn(secs: Duration) {
+    let n = nr_cpus() + 1;
+    let hogs = Hogs::start(n, &all_cpus());
+    thread::sleep(Duration::from_secs(2));
+    let mig0: u64 = hogs.tids.iter().map(|&t| thread_migrations(t)).sum();
+    let t0 = Instant::now();
+    thread::sleep(secs);
+    let window = t0.elapsed().as_secs_f64();
+    let mig1: u64 = hogs.tids.iter().map(|&t| thread_migrations(t)).sum();
+    hogs.stop();
+    let rate = (mig1 - mig0) as f64 / (n as f64 * window);
+    result(
+        "churn_migrations_per_task_s",
+        rate,
+        0.0,
+        1.0,
+        &format!("{} migrations of {n} hogs on {} CPUs in {window:.1}s after settling", mig1 - mig0, nr_cpus()),
+    );
 }
 
 /// nr_cpus hogs pinned to CPU 0, then unpinned: how long until each runs on
@@ -701,6 +780,9 @@ fn main() {
             if want("rt_cpu") {
                 rt_cpu(secs);
             }
+            if want("churn") {
+                churn(secs);
+            }
             return;
         }
         _ => {
@@ -731,6 +813,9 @@ fn main() {
     }
     if want("latency") {
         wakeup_latency(cpu, warm, secs, latency_bound_ms);
+    }
+    if want("sleeper") {
+        sleeper_credit(cpu, warm);
     }
     if want("rejoin") {
         rejoin(cpu, (cpu + 1) % nr_cpus().max(2), Duration::from_secs(5), secs);

@@ -6,7 +6,8 @@
 //! a figure that could not be had is reported as -1, outside every bound.
 //!
 //!   fairrs-guest stats duty   --tid T --spin-log F
-//!   fairrs-guest stats loaded --hog-cpu C --latency-us US --daemon-out F
+//!   fairrs-guest stats loaded --hog-cpu C --four-cpu C --latency-us US --daemon-out F
+//!   fairrs-guest stats weights --cpu C
 //!   fairrs-guest stats retune --hog-cpu C --from US --to US
 //!   fairrs-guest stats shape  --case NAME --top N
 //!
@@ -16,6 +17,8 @@
 use std::fs;
 use std::io::BufReader;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -42,10 +45,7 @@ fn reports(n: usize, every: f64, top: usize) -> Vec<Metrics> {
     let got: Vec<Metrics> = serde_json::Deserializer::from_reader(out)
         .into_iter::<Metrics>()
         .take(n)
-        .map_while(|m| {
-            m.map_err(|e| eprintln!("stats: a report that is not a Metrics: {e}"))
-                .ok()
-        })
+        .map_while(|m| m.map_err(|e| eprintln!("stats: a report that is not a Metrics: {e}")).ok())
         .collect();
     let _ = child.kill();
     let _ = child.wait();
@@ -89,28 +89,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn duty(tid: i64, spin_log: &str) {
     const SAMPLES: usize = 16;
     let got = reports(SAMPLES, 0.25, ALL_TASKS);
-    let utils: Vec<f64> = got
-        .iter()
-        .filter_map(|m| m.top.iter().find(|t| t.pid == tid))
-        .map(|t| t.util_avg as f64)
-        .collect();
+    let utils: Vec<f64> =
+        got.iter().filter_map(|m| m.top.iter().find(|t| t.pid == tid)).map(|t| t.util_avg as f64).collect();
     let log = fs::read_to_string(spin_log).unwrap_or_default();
-    let shares: Vec<f64> = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("duty "))
-        .filter_map(|v| v.trim().parse().ok())
-        .collect();
+    let shares: Vec<f64> =
+        log.lines().filter_map(|l| l.strip_prefix("duty ")).filter_map(|v| v.trim().parse().ok()).collect();
     let last4 = &shares[shares.len().saturating_sub(4)..];
-    let busy = if last4.is_empty() {
-        -1.0
-    } else {
-        last4.iter().sum::<f64>() / last4.len() as f64
-    };
-    let util = if utils.len() == SAMPLES {
-        median(utils.clone())
-    } else {
-        -1.0
-    };
+    let busy = if last4.is_empty() { -1.0 } else { last4.iter().sum::<f64>() / last4.len() as f64 };
+    let util = if utils.len() == SAMPLES { median(utils.clone()) } else { -1.0 };
     let samples: Vec<String> = utils.iter().map(|u| format!("{u:.0}")).collect();
     result(
         "pelt_duty_util",
@@ -124,11 +110,7 @@ fn duty(tid: i64, spin_log: &str) {
         ),
     );
     let expected = 1024.0 * busy;
-    let off = if util >= 0.0 && busy > 0.0 {
-        (util - expected).abs() / expected
-    } else {
-        -1.0
-    };
+    let off = if util >= 0.0 && busy > 0.0 { (util - expected).abs() / expected } else { -1.0 };
     result(
         "pelt_duty_util_tracks_busy",
         off,
@@ -163,61 +145,101 @@ fn last_stats_block(text: &str) -> Vec<(u64, u64)> {
 }
 
 fn stats_blocks(path: &str) -> usize {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("cpu  nr  util"))
-        .count()
+    fs::read_to_string(path).unwrap_or_default().lines().filter(|l| l.contains("cpu  nr  util")).count()
+}
+
+/// Spinning threads on `cpu`, one per (nice level, SCHED_IDLE) pair; their tids.
+fn spinners(cpu: usize, kinds: &[(i32, bool)], stop: &Arc<AtomicBool>) -> (Vec<i32>, Vec<thread::JoinHandle<()>>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handles = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, &(nice, idle))| {
+            let (tx, stop) = (tx.clone(), stop.clone());
+            thread::spawn(move || {
+                crate::pin_self(cpu);
+                if idle {
+                    crate::set_sched_idle();
+                } else {
+                    crate::set_nice(nice);
+                }
+                tx.send((i, crate::gettid())).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let mut tids = vec![0; kinds.len()];
+    for _ in 0..kinds.len() {
+        let (i, tid) = rx.recv().unwrap();
+        tids[i] = tid;
+    }
+    (tids, handles)
+}
+
+/// The load weight the report gives tasks of nice 0, 5, -5, 19 and
+/// SCHED_IDLE: CFS's sched_prio_to_weight[] and WEIGHT_IDLEPRIO
+/// (kernel/sched/core.c), exactly; a table read one level off (nice 0 as
+/// 820) or the cgroup-scale p->scx.weight (nice 19 as 1) is caught.
+fn weights(cpu: usize) {
+    let kinds: [(i32, bool, u64); 5] =
+        [(0, false, 1024), (5, false, 335), (-5, false, 3121), (19, false, 15), (0, true, 3)];
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tids, handles) = spinners(cpu, &kinds.map(|(n, i, _)| (n, i)), &stop);
+    thread::sleep(Duration::from_secs(1));
+    let report = one_report();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    let mut right = 0;
+    let mut seen = Vec::new();
+    for (&tid, &(nice, idle, want)) in tids.iter().zip(&kinds) {
+        let got = report.as_ref().and_then(|m| m.top.iter().find(|t| t.pid == tid as i64)).map(|t| t.weight);
+        right += usize::from(got == Some(want));
+        let who = if idle { "SCHED_IDLE".to_string() } else { format!("nice {nice}") };
+        seen.push(format!("{who}: {got:?} (want {want})"));
+    }
+    result(
+        "task_weights",
+        right as f64,
+        kinds.len() as f64,
+        kinds.len() as f64,
+        &format!("exact weights; {}", seen.join(", ")),
+    );
 }
 
 /// One hog alone on `hog_cpu`, four equal hogs sharing another CPU: util of
 /// the hog's CPU, the live fairness index, the task list, and that the
 /// monitor sees what the instance itself prints (its tunables, its figures).
-fn loaded(hog_cpu: u64, latency_us: u64, daemon_out: &str) {
+fn loaded(hog_cpu: u64, four_cpu: u64, latency_us: u64, daemon_out: &str) {
     let Some(m) = one_report() else {
-        for case in [
-            "pelt_hog_cpu_util",
-            "fairness_index_four_hogs",
-            "top_lists_tasks",
-            "monitor_matches_instance",
-        ] {
+        for case in ["pelt_hog_cpu_util", "slice_four_hogs", "fairness_index_four_hogs", "top_lists_tasks", "monitor_matches_instance"] {
             result(case, -1.0, 0.0, 0.0, "no report from --monitor --json");
         }
         return;
     };
     let util = cpu_field(&m, hog_cpu, |c| c.util_avg as f64);
-    result(
-        "pelt_hog_cpu_util",
-        util,
-        950.0,
-        1024.0,
-        &format!("util_avg of CPU {hog_cpu}, one hog"),
-    );
+    result("pelt_hog_cpu_util", util, 950.0, 1024.0, &format!("util_avg of CPU {hog_cpu}, one hog"));
+    // sched_slice(): four equal tasks share the period (latency / 4, above
+    // min_granularity), one alone gets all of it.
+    let four = cpu_field(&m, four_cpu, |c| c.slice_us);
+    let want = latency_us as f64 / 4.0;
+    result("slice_four_hogs", four, want, want, &format!("slice on CPU {four_cpu} (four equal hogs), us; sched_latency {latency_us} us"));
     let jain = if m.fair_tasks >= 4 { m.fair_jain } else { -1.0 };
     result(
         "fairness_index_four_hogs",
         jain,
         0.99,
         1.0,
-        &format!(
-            "Jain {:.4} over {} tasks (4 or more), max lag {:.2}ms",
-            m.fair_jain, m.fair_tasks, m.fair_max_lag_ms
-        ),
+        &format!("Jain {:.4} over {} tasks (4 or more), max lag {:.2}ms", m.fair_jain, m.fair_tasks, m.fair_max_lag_ms),
     );
     // Every field is there, or the report would not have parsed as Metrics.
     let heaviest = m.top.first().map_or("none".into(), |t| {
-        format!(
-            "{} {} nice {} weight {} util {}",
-            t.pid, t.comm, t.nice, t.weight, t.util_avg
-        )
+        format!("{} {} nice {} weight {} util {}", t.pid, t.comm, t.nice, t.weight, t.util_avg)
     });
-    result(
-        "top_lists_tasks",
-        m.top.len() as f64,
-        1.0,
-        1000.0,
-        &format!("tasks listed; heaviest: {heaviest}"),
-    );
+    result("top_lists_tasks", m.top.len() as f64, 1.0, 1000.0, &format!("tasks listed; heaviest: {heaviest}"));
 
     // The instance's own --stats block after this report covers the same workload.
     let n0 = stats_blocks(daemon_out);
@@ -226,10 +248,7 @@ fn loaded(hog_cpu: u64, latency_us: u64, daemon_out: &str) {
         thread::sleep(Duration::from_millis(250));
     }
     let rows = last_stats_block(&fs::read_to_string(daemon_out).unwrap_or_default());
-    let inproc = rows
-        .iter()
-        .find(|(cpu, _)| *cpu == hog_cpu)
-        .map_or(-1.0, |(_, u)| *u as f64);
+    let inproc = rows.iter().find(|(cpu, _)| *cpu == hog_cpu).map_or(-1.0, |(_, u)| *u as f64);
     let lat = m.tunables.get("sched_latency_us").copied();
     result(
         "monitor_matches_instance",
@@ -244,9 +263,7 @@ fn loaded(hog_cpu: u64, latency_us: u64, daemon_out: &str) {
 }
 
 fn sysfs(name: &str) -> String {
-    fs::read_to_string(format!("/sys/kernel/sched_ext/{name}"))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+    fs::read_to_string(format!("/sys/kernel/sched_ext/{name}")).map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 /// `scx_fairrs ARGS`, run as it is or through `setpriv` as user nobody:
@@ -254,25 +271,13 @@ fn sysfs(name: &str) -> String {
 fn run_fairrs(args: &[&str], as_nobody: bool) -> (i32, String) {
     let mut cmd = if as_nobody {
         let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            &fairrs(),
-        ]);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", &fairrs()]);
         c
     } else {
         Command::new(fairrs())
     };
-    let out = cmd
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", fairrs()));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cmd.args(args).output().unwrap_or_else(|e| panic!("running {}: {e}", fairrs()));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text.trim().to_string())
 }
 
@@ -287,30 +292,22 @@ fn retune(hog_cpu: u64, from: u64, to: u64) {
 
     let (rc, msg) = run_fairrs(&["--set", "sched_latency_us=50"], false);
     let named = msg.contains("100..=1000000") && msg.contains("50");
-    result(
-        "set_refuses_bad_value",
-        if rc != 0 && named { 1.0 } else { 0.0 },
-        1.0,
-        1.0,
-        &format!("rc={rc} '{msg}'"),
-    );
+    result("set_refuses_bad_value", if rc != 0 && named { 1.0 } else { 0.0 }, 1.0, 1.0, &format!("rc={rc} '{msg}'"));
 
     let (rc, msg) = run_fairrs(&["--set", &format!("sched_latency_us={to}")], false);
     thread::sleep(Duration::from_secs(2));
     let after = one_report();
-    let lat = after
-        .as_ref()
-        .and_then(|m| m.tunables.get("sched_latency_us").copied());
-    let slice = after
-        .as_ref()
-        .map_or(-1.0, |m| cpu_field(m, hog_cpu, |c| c.slice_us));
+    let lat = after.as_ref().and_then(|m| m.tunables.get("sched_latency_us").copied());
+    let slice = after.as_ref().map_or(-1.0, |m| cpu_field(m, hog_cpu, |c| c.slice_us));
     let live = rc == 0 && lat == Some(to) && before == from as f64;
     result(
         "set_retunes_live",
         if live { slice } else { -1.0 },
         to as f64,
         to as f64,
-        &format!("rc={rc} '{msg}'; sched_latency_us {lat:?}; CPU {hog_cpu} (one hog) slice {before:.0}us -> {slice:.0}us"),
+        &format!(
+            "rc={rc} '{msg}'; sched_latency_us {lat:?}; CPU {hog_cpu} (one hog) slice {before:.0}us -> {slice:.0}us"
+        ),
     );
     let same = sysfs("enable_seq") == seq && sysfs("state") == "enabled";
     result(
@@ -318,11 +315,7 @@ fn retune(hog_cpu: u64, from: u64, to: u64) {
         if same { 1.0 } else { 0.0 },
         1.0,
         1.0,
-        &format!(
-            "enable_seq {seq} -> {}, state {}",
-            sysfs("enable_seq"),
-            sysfs("state")
-        ),
+        &format!("enable_seq {seq} -> {}, state {}", sysfs("enable_seq"), sysfs("state")),
     );
 
     let (rc, msg) = run_fairrs(&["--set", "sched_latency_us=7000"], true);
@@ -342,11 +335,7 @@ fn shape(case: &str, top: usize) {
     let (ok, detail) = match one_report_top(top) {
         Some(m) => (
             m.top.len() == top && m.cpus.len() == cpus,
-            format!(
-                "{} top tasks (want {top}), {} CPUs (want {cpus})",
-                m.top.len(),
-                m.cpus.len()
-            ),
+            format!("{} top tasks (want {top}), {} CPUs (want {cpus})", m.top.len(), m.cpus.len()),
         ),
         None => (false, "no report from --monitor --json".into()),
     };
@@ -367,17 +356,15 @@ pub fn main(args: &[String]) {
         Some("duty") => duty(opt(args, "--tid"), &opt::<String>(args, "--spin-log")),
         Some("loaded") => loaded(
             opt(args, "--hog-cpu"),
+            opt(args, "--four-cpu"),
             opt(args, "--latency-us"),
             &opt::<String>(args, "--daemon-out"),
         ),
-        Some("retune") => retune(
-            opt(args, "--hog-cpu"),
-            opt(args, "--from"),
-            opt(args, "--to"),
-        ),
+        Some("weights") => weights(opt(args, "--cpu")),
+        Some("retune") => retune(opt(args, "--hog-cpu"), opt(args, "--from"), opt(args, "--to")),
         Some("shape") => shape(&opt::<String>(args, "--case"), opt(args, "--top")),
         _ => {
-            eprintln!("usage: fairrs-guest stats duty|loaded|retune|shape [options] (see tests/guest/src/stats.rs)");
+            eprintln!("usage: fairrs-guest stats duty|loaded|weights|retune|shape [options] (see tests/guest/src/stats.rs)");
             std::process::exit(2);
         }
     }

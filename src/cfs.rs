@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Host tests of CFS's arithmetic: src/bpf/cfs.bpf.h, the header the BPF
+//! scheduler inlines, compiled by build.rs into the host library
+//! (src/bpf/cfs_host.c) and called through FFI. Test-only (main.rs builds it
+//! under #[cfg(test)]).
+//!
+//! The expected values are worked out here from Linux v6.5
+//! kernel/sched/fair.c's formulas (and kernel/sched/core.c's weight tables),
+//! by hand or with the kernel's own fixed-point arithmetic, not by calling
+//! the header again.
+
+use std::os::raw::c_int;
+
+extern "C" {
+    fn fairrs_cfs_weight(nice: i32, idle: c_int) -> u32;
+    fn fairrs_cfs_scale(delta: u64, weight: u32) -> u64;
+    fn fairrs_cfs_slice(weight: u32, load: u64, nr_running: u64, latency: u64, min_gran: u64) -> u64;
+    fn fairrs_cfs_place_new(floor: u64, weight: u32, slice: u64) -> u64;
+    fn fairrs_cfs_place_waking(vruntime: u64, floor: u64, latency: u64) -> u64;
+    fn fairrs_cfs_wakeup_preempts(wakee_vr: u64, weight: u32, curr_vr: u64, gran: u64) -> c_int;
+    fn fairrs_cfs_tick_preempts(
+        ran: u64,
+        ideal: u64,
+        min_gran: u64,
+        curr_vr: u64,
+        has_leftmost: c_int,
+        leftmost_vr: u64,
+    ) -> c_int;
+    fn fairrs_cfs_min_vruntime(floor: u64, curr_vr: u64, has_leftmost: c_int, leftmost_vr: u64) -> u64;
+    fn fairrs_cfs_rebase(v: u64, from: u64, to: u64) -> u64;
+    fn fairrs_cfs_lag_limit(floor: u64, load: u64, guard_ns: u64) -> u64;
+}
+
+// SAFETY (every wrapper): pure functions of their arguments.
+fn weight(nice: i32) -> u32 {
+    unsafe { fairrs_cfs_weight(nice, 0) }
+}
+fn idle_weight() -> u32 {
+    unsafe { fairrs_cfs_weight(0, 1) }
+}
+fn scale(delta: u64, w: u32) -> u64 {
+    unsafe { fairrs_cfs_scale(delta, w) }
+}
+fn slice(w: u32, load: u64, nr: u64) -> u64 {
+    unsafe { fairrs_cfs_slice(w, load, nr, LATENCY, MIN_GRAN) }
+}
+fn place_new(floor: u64, w: u32, slice: u64) -> u64 {
+    unsafe { fairrs_cfs_place_new(floor, w, slice) }
+}
+fn place_waking(v: u64, floor: u64) -> u64 {
+    unsafe { fairrs_cfs_place_waking(v, floor, LATENCY) }
+}
+fn wakeup_preempts(wakee: u64, w: u32, curr: u64) -> bool {
+    unsafe { fairrs_cfs_wakeup_preempts(wakee, w, curr, WAKEUP_GRAN) != 0 }
+}
+fn tick_preempts(ran: u64, ideal: u64, curr: u64, leftmost: Option<u64>) -> bool {
+    unsafe { fairrs_cfs_tick_preempts(ran, ideal, MIN_GRAN, curr, leftmost.is_some().into(), leftmost.unwrap_or(0)) != 0 }
+}
+fn min_vruntime(floor: u64, curr: u64, leftmost: Option<u64>) -> u64 {
+    unsafe { fairrs_cfs_min_vruntime(floor, curr, leftmost.is_some().into(), leftmost.unwrap_or(0)) }
+}
+fn rebase(v: u64, from: u64, to: u64) -> u64 {
+    unsafe { fairrs_cfs_rebase(v, from, to) }
+}
+fn lag_limit(floor: u64, load: u64, guard: u64) -> u64 {
+    unsafe { fairrs_cfs_lag_limit(floor, load, guard) }
+}
+
+/// The defaults (CFS's unscaled sysctls): sched_latency 6 ms,
+/// min_granularity 0.75 ms, wakeup_granularity 1 ms.
+const LATENCY: u64 = 6_000_000;
+const MIN_GRAN: u64 = 750_000;
+const WAKEUP_GRAN: u64 = 1_000_000;
+
+#[test]
+fn cfs_weights_are_the_kernels_table() {
+    // sched_prio_to_weight[] at both ends, around nice 0, and WEIGHT_IDLEPRIO.
+    let table = [(-20, 88761), (-5, 3121), (-1, 1277), (0, 1024), (1, 820), (5, 335), (19, 15)];
+    for (nice, w) in table {
+        assert_eq!(weight(nice), w, "nice {nice}");
+    }
+    assert_eq!(idle_weight(), 3);
+    // Each level is ~1.25x the next (the "10% per nice level" rule).
+    for nice in -20..19 {
+        let r = weight(nice) as f64 / weight(nice + 1) as f64;
+        assert!((1.2..1.3).contains(&r), "nice {nice}: ratio {r}");
+    }
+    // Out of range (the kernel never asks): clamped to the ends.
+    assert_eq!(weight(-25), 88761);
+    assert_eq!(weight(25), 15);
+}
+
+#[test]
+fn cfs_scale_matches_the_kernels_fixed_point() {
+    // __calc_delta(delta, NICE_0_LOAD, lw): delta * 1024 * inv_weight >> 32,
+    // inv_weight from sched_prio_to_wmult[] (2^32 / weight, rounded). Ours is
+    // the exact quotient; the kernel's fixed point is off it by at most a
+    // relative 2^-32 x weight (under 1e-7 here).
+    let wmult = [(1024u32, 4194304u64), (335, 12820798), (3121, 1376151), (15, 286331153), (88761, 48388)];
+    for delta in [1_000_000u64, 4_000_000, 123_456_789] {
+        for (w, inv) in wmult {
+            let kernel = ((delta as u128 * 1024 * inv as u128) >> 32) as u64;
+            let ours = scale(delta, w);
+            let slack = (ours as f64 * w as f64 / 4294967296.0) as u64 + 1;
+            assert!(ours.abs_diff(kernel) <= slack, "delta {delta} weight {w}: {ours} vs kernel {kernel}");
+        }
+    }
+    assert_eq!(scale(1_000_000, 1024), 1_000_000, "nice 0 runs at wall-clock rate");
+    assert_eq!(scale(1_000_000, 2048), 500_000);
+    assert_eq!(scale(1_000_000, 0), 1_024_000_000, "a zero weight is taken as 1, not a division by zero");
+}
+
+#[test]
+fn cfs_slices_share_the_period_by_weight() {
+    let w0 = weight(0);
+    // One task: the whole latency.
+    assert_eq!(slice(w0, 1024, 1), 6_000_000);
+    // Four nice-0 tasks: a quarter each.
+    assert_eq!(slice(w0, 4 * 1024, 4), 1_500_000);
+    // Nine: the period stretches to 9 x min_granularity (6.75 ms), 750 us each.
+    assert_eq!(slice(w0, 9 * 1024, 9), 750_000);
+    // Nice 0 beside nice 5: 6 ms x 1024 / 1359 and 6 ms x 335 / 1359.
+    assert_eq!(slice(w0, 1359, 2), 4_520_971);
+    assert_eq!(slice(weight(5), 1359, 2), 1_479_028);
+    // Nice 19 among eight nice-0: 6.75 ms x 15 / 8207 = 12337 ns, floored
+    // to min_granularity (BASE_SLICE).
+    assert_eq!(slice(weight(19), 8 * 1024 + 15, 9), MIN_GRAN);
+    // A task not yet counted in the queue's load (load < its weight) is
+    // sliced as if it were alone, never more than the period.
+    assert_eq!(slice(w0, 0, 0), 6_000_000);
+}
+
+#[test]
+fn cfs_placement_debits_new_tasks_and_bounds_sleepers() {
+    let floor = 1_000_000_000;
+    // START_DEBIT: one virtual slice after the floor.
+    assert_eq!(place_new(floor, 1024, 1_500_000), floor + 1_500_000);
+    assert_eq!(place_new(floor, 335, 1_500_000), floor + 4_585_074, "1.5 ms x 1024 / 335");
+    // GENTLE_FAIR_SLEEPERS: at most latency / 2 of credit...
+    assert_eq!(place_waking(floor - 500_000_000, floor), floor - 3_000_000);
+    // ...and a task already ahead of that keeps its own vruntime.
+    assert_eq!(place_waking(floor - 1_000_000, floor), floor - 1_000_000);
+    assert_eq!(place_waking(floor + 7, floor), floor + 7);
+    // Near zero the credit wraps like the kernel's u64 vruntimes and still
+    // orders correctly.
+    assert_eq!(place_waking(0, 1_000), 0, "0 is after 1000 - 3 ms (wrapped)");
+}
+
+#[test]
+fn cfs_wakeup_preemption_needs_the_granularity_lead() {
+    let curr = 10_000_000;
+    assert!(wakeup_preempts(8_500_000, 1024, curr), "1.5 ms behind, gran 1 ms");
+    assert!(!wakeup_preempts(9_500_000, 1024, curr), "0.5 ms behind is not enough");
+    assert!(!wakeup_preempts(9_000_000, 1024, curr), "exactly the granularity is not enough");
+    // wakeup_gran() scales to the wakee: a weight-2048 wakee needs 0.5 ms,
+    // a nice-5 one 1 ms x 1024 / 335 = 3.06 ms.
+    assert!(wakeup_preempts(9_400_000, 2048, curr));
+    assert!(!wakeup_preempts(7_000_000, 335, curr));
+    assert!(wakeup_preempts(6_900_000, 335, curr));
+}
+
+#[test]
+fn cfs_tick_preemption_ends_overlong_or_leading_slices() {
+    let ideal = 2_000_000;
+    assert!(tick_preempts(2_000_001, ideal, 0, None), "ran past its ideal slice");
+    assert!(!tick_preempts(2_000_000, ideal, 0, None));
+    // Leading the leftmost by more than the ideal slice, after min_granularity.
+    assert!(tick_preempts(1_000_000, ideal, 12_500_000, Some(10_000_000)));
+    assert!(!tick_preempts(1_000_000, ideal, 11_500_000, Some(10_000_000)), "a lead of 1.5 ms < 2 ms");
+    assert!(!tick_preempts(500_000, ideal, 15_000_000, Some(10_000_000)), "not before min_granularity");
+    assert!(!tick_preempts(1_000_000, ideal, 8_000_000, Some(10_000_000)), "behind the leftmost");
+}
+
+#[test]
+fn cfs_min_vruntime_follows_the_smaller_of_running_and_leftmost() {
+    assert_eq!(min_vruntime(100, 150, Some(120)), 120);
+    assert_eq!(min_vruntime(100, 110, Some(120)), 110);
+    assert_eq!(min_vruntime(100, 150, None), 150, "alone: the running task drags the floor");
+    assert_eq!(min_vruntime(100, 90, Some(80)), 100, "never back");
+    assert_eq!(min_vruntime(u64::MAX - 5, 10, None), 10, "forward across the wrap");
+}
+
+#[test]
+fn cfs_rebase_keeps_the_distance_to_the_floor() {
+    let (from, to) = (1_000_000_000, 3_000_000_000);
+    assert_eq!(rebase(from + 5_000_000, from, to), to + 5_000_000);
+    assert_eq!(rebase(from - 2_000_000, from, to), to - 2_000_000);
+    // Across the u64 wrap: still the same distance.
+    assert_eq!(rebase(u64::MAX - 9, u64::MAX - 10, 5), 6);
+}
+
+#[test]
+fn cfs_lag_limit_is_the_guard_in_vruntime() {
+    let floor = 1_000_000_000;
+    assert_eq!(lag_limit(floor, 1024, 5_000_000_000), floor + 5_000_000_000);
+    assert_eq!(lag_limit(floor, 0, 5_000_000_000), floor + 5_000_000_000, "an empty queue counts as nice 0");
+    // Three nice -20 hogs: the floor moves 1024 / 266283 as fast, so the
+    // vruntime lead allowed is that much smaller.
+    assert_eq!(lag_limit(floor, 3 * 88761, 5_000_000_000), floor + 19_227_663);
+}
