@@ -281,6 +281,14 @@ struct balance_pick {
 };
 struct balance_pick lb_pick;
 
+static __always_inline void balance_pick_start(void)
+{
+	lb_pick.score = 0;
+	lb_pick.cpu = -1;
+	lb_pick.dist = 3;
+	lb_pick.taken = 0;
+}
+
 /* Flag in balance_find_src()'s result: the source CPU is taken. */
 #define BALANCE_SRC_TAKEN	(1 << 30)
 
@@ -300,9 +308,7 @@ __noinline s32 balance_find_src(u64 now)
 	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
 	s32 cpu;
 
-	lb_pick.score = 0;
-	lb_pick.cpu = -1;
-	lb_pick.taken = 0;
+	balance_pick_start();
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 		bool taken;
@@ -344,10 +350,7 @@ __noinline s32 balance_find_dst(s32 src, u64 most, u32 urgent, u64 now)
 	u64 margin;
 	s32 cpu;
 
-	lb_pick.score = 0;
-	lb_pick.cpu = -1;
-	lb_pick.dist = 3;
-
+	balance_pick_start();
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
