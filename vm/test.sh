@@ -24,7 +24,7 @@ echo "== host tests"
 cargo test --release --locked --workspace
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa stats hotplug soak service smoke@6.12 hotplug@6.12 smoke@6.16 hotplug@6.16 smoke@6.18 hotplug@6.18)
+[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness balance numa stats hotplug soak service bench smoke@6.12 hotplug@6.12 smoke@6.16 hotplug@6.16 smoke@6.18 hotplug@6.18)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
 # The longest suite takes about 190 s here; a suite is stopped after this.
@@ -34,7 +34,7 @@ suite_timeout=${SCX_FAIRRS_SUITE_TIMEOUT:-480}
 budget=$(( suite_timeout > 180 ? suite_timeout - 90 : suite_timeout / 2 ))
 # Knobs the long runs turn (README): rounds of the hotplug suite, length of
 # the soak.
-guest_env="HOTPLUG_ROUNDS=${SCX_FAIRRS_HOTPLUG_ROUNDS:-5} SOAK_SECS=${SCX_FAIRRS_SOAK_SECS:-180}"
+guest_env="HOTPLUG_ROUNDS=${SCX_FAIRRS_HOTPLUG_ROUNDS:-5} SOAK_SECS=${SCX_FAIRRS_SOAK_SECS:-180} BENCH_ROUNDS=${SCX_FAIRRS_BENCH_ROUNDS:-1}"
 passed=0 failed=0
 for name in "${suites[@]}"; do
     suite=${name%@*}

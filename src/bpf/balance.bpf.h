@@ -32,6 +32,12 @@
 
 /* Rounds of the periodic balancer, starting at 1 (0 marks "never moved"). */
 u64 lb_round = 1;
+/*
+ * Consecutive rounds that found an imbalance but no task light enough to
+ * move (CFS's sd->nr_balance_failed), capped; see balance_max_load().
+ */
+u32 lb_failed;
+#define BALANCE_MAX_FAILED	4
 
 struct balance_timer {
 	struct bpf_timer timer;
@@ -156,13 +162,29 @@ static __always_inline u64 balance_load(const struct fairrs_cpu_ctx *cctx)
 	return load > 0 ? load : 0;
 }
 
-/* Half the load gap between @src and @dst: the most one move should carry. */
-static __always_inline u64 balance_half_gap(const struct fairrs_cpu_ctx *sctx,
-					    const struct fairrs_cpu_ctx *dctx)
+/*
+ * The heaviest task one move from @src to @dst may carry: half their load gap,
+ * so that the move narrows the gap instead of swapping it. After @failed
+ * rounds in which no task was that light, the bound doubles per round, as
+ * CFS's detach_tasks() compares shr_bound(load, nr_balance_failed) with the
+ * imbalance (Linux v6.5 kernel/sched/fair.c): two nice-0 tasks on one CPU and
+ * two nice-5 on another are stuck under the half-gap rule, and a swap needs a
+ * heavier task to move first. It never exceeds the gap less the imbalance
+ * threshold, so the move still shrinks the gap by a real margin: equal tasks
+ * (one CPU with two of them, the others with one) never ping-pong.
+ */
+static __always_inline u64 balance_max_load(const struct fairrs_cpu_ctx *sctx,
+					    const struct fairrs_cpu_ctx *dctx, u32 failed)
 {
-	u64 s = balance_load(sctx), d = balance_load(dctx);
+	u64 s = balance_load(sctx), d = balance_load(dctx), gap, cap;
 
-	return s > d ? (s - d) / 2 : 0;
+	if (s <= d)
+		return 0;
+	gap = s - d;
+	cap = gap * 100 / READ_ONCE(tun.imbalance_pct);
+	failed = failed < BALANCE_MAX_FAILED ? failed : BALANCE_MAX_FAILED;
+	gap = (gap / 2) << failed;
+	return gap < cap || !failed ? gap : cap;
 }
 
 /*
@@ -204,6 +226,7 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	u64 max_load, now;
 	s32 src = dctx->pull_src;
 	bool urgent = dctx->pull_urgent;
+	u32 failed = dctx->pull_failed;
 
 	if (src < 0)
 		return false;
@@ -211,7 +234,7 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	sctx = cpu_ctx(src);
 	if (!sctx || src == dst)
 		return false;
-	max_load = balance_half_gap(sctx, dctx);
+	max_load = balance_max_load(sctx, dctx, failed);
 	if (!max_load && !urgent)
 		return false;
 	now = scx_bpf_now();
@@ -406,7 +429,7 @@ static __always_inline void balance_periodic(void)
 	if (dst < 0 || !dctx)
 		return;
 
-	max_load = balance_half_gap(sctx, dctx);
+	max_load = balance_max_load(sctx, dctx, lb_failed);
 	/*
 	 * A timer callback is not an RCU read-side section by itself, and
 	 * iterating a DSQ needs one (older kernels' verifiers insist).
@@ -421,11 +444,16 @@ static __always_inline void balance_periodic(void)
 		}
 	}
 	bpf_rcu_read_unlock();
-	if (!found)
+	if (!found) {
+		if (lb_failed < BALANCE_MAX_FAILED)
+			lb_failed++;
 		return;
+	}
 
 	dctx->pull_src = src;
 	dctx->pull_urgent = urgent;
+	dctx->pull_failed = lb_failed;
+	lb_failed = 0;
 	dctx->pull_stamp_ns = now;
 	stat_inc(urgent ? FAIRRS_STAT_BALANCE_TAKEN : FAIRRS_STAT_BALANCE_REQ);
 	kick_cpu(dst, SCX_KICK_IDLE);

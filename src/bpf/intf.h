@@ -133,6 +133,8 @@ struct fairrs_cpu_ctx {
 	 * (cpu_taken()): any movable task goes, whatever the load gap.
 	 */
 	u32	pull_urgent;
+	/* Failed balancing rounds before that request (balance_max_load()). */
+	u32	pull_failed;
 	/* When a task of ours last stopped running here (curr_stop()). */
 	u64	left_ns;
 	/* Balancing round in which this queue last gave a task away. */

@@ -130,14 +130,20 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 }
 
 /*
- * Queue @p on its CPU's vruntime-ordered queue, then see whether its arrival
- * should preempt the running task or wake an idle CPU to pull it.
+ * Queue @p on its CPU's vruntime-ordered queue, then wake an idle CPU to pull
+ * it if its own is busy. A wakee that preempts the running task goes straight
+ * to the CPU's local queue instead: check_preempt_wakeup() both reschedules
+ * the CPU and makes the wakee its next buddy, so it is what runs next, and
+ * SCX_ENQ_PREEMPT does both in one step (the kernel ends the running task's
+ * slice and reschedules the CPU itself, no kick needed).
  */
 void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct fairrs_cpu_ctx *cctx;
 	struct task_ctx *tctx;
 	s32 cpu, from;
+	bool preempt;
+	u64 slice;
 
 	cpu = task_cpu_ctxs(p, &tctx, &cctx);
 	if (cpu < 0) {
@@ -155,15 +161,19 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_AFFINITY :
 					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	vtime_guard_lag(tctx, cctx);
-
-	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), vtime_slice(tctx->weight, cctx),
-				 tctx->vruntime, enq_flags);
 	stat_inc(FAIRRS_STAT_ENQUEUE);
 
 	/* A new task's first enqueue is not a wakeup to the kernel, but CFS checks it too. */
-	if ((enq_flags & SCX_ENQ_WAKEUP) || tctx->forked)
-		placement_wakeup_preempt(p, tctx, cpu);
+	preempt = ((enq_flags & SCX_ENQ_WAKEUP) || tctx->forked) &&
+		  placement_wakeup_preempts(p, tctx, cpu);
 	tctx->forked = false;
+	slice = vtime_slice(tctx->weight, cctx);
+	if (preempt) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags | SCX_ENQ_PREEMPT);
+		stat_inc(FAIRRS_STAT_PREEMPT);
+		return;
+	}
+	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice, tctx->vruntime, enq_flags);
 	balance_kick_for(p, cpu);
 }
 

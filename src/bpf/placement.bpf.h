@@ -16,7 +16,6 @@
 #include "cfs.bpf.h"
 #include "vtime.bpf.h"
 #include "stats.bpf.h"
-#include "kick.bpf.h"
 
 /*
  * Place @p, which just became runnable on @cctx's queue (and is already
@@ -89,28 +88,25 @@ static __always_inline u64 curr_vruntime_now(const struct fairrs_cpu_ctx *cctx)
 }
 
 /*
- * check_preempt_wakeup(): preempt the task running on @cpu when the woken (or
- * new: wake_up_new_task() calls it with WF_FORK) @p
- * is ahead of it by more than wakeup_granularity, scaled to @p's weight
- * (wakeup_gran()) so that heavy wakees preempt more readily. SCHED_BATCH and
- * SCHED_IDLE wakees never preempt; anything preempts a SCHED_IDLE task.
+ * check_preempt_wakeup() (Linux v6.5 kernel/sched/fair.c): should the woken
+ * (or new: wake_up_new_task() calls it with WF_FORK) @p preempt the task
+ * running on @cpu? Yes when @p is ahead of it by more than
+ * wakeup_granularity, scaled to @p's weight (wakeup_gran()) so that heavy
+ * wakees preempt more readily. SCHED_BATCH and SCHED_IDLE wakees never
+ * preempt; anything preempts a SCHED_IDLE task.
  */
-static __always_inline void placement_wakeup_preempt(struct task_struct *p,
-						     struct task_ctx *tctx, s32 cpu)
+static __always_inline bool placement_wakeup_preempts(struct task_struct *p,
+						      const struct task_ctx *tctx, s32 cpu)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
 	if (!cctx || !cctx->curr_weight)
-		return;
+		return false;
 	if (p->policy == SCHED_BATCH_POLICY || p->policy == SCHED_IDLE_POLICY)
-		return;
-
-	if (!cctx->curr_idle &&
-	    !cfs_wakeup_preempts(tctx->vruntime, tctx->weight, curr_vruntime_now(cctx),
-				 READ_ONCE(tun.wakeup_granularity_ns)))
-		return;
-	kick_cpu(cpu, SCX_KICK_PREEMPT);
-	stat_inc(FAIRRS_STAT_PREEMPT);
+		return false;
+	return cctx->curr_idle ||
+	       cfs_wakeup_preempts(tctx->vruntime, tctx->weight, curr_vruntime_now(cctx),
+				   READ_ONCE(tun.wakeup_granularity_ns));
 }
 
 #endif /* __FAIRRS_PLACEMENT_BPF_H */

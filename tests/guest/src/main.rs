@@ -14,7 +14,9 @@
 //!   fairrs-guest balance  [--secs S] [--only CASE]
 //!   fairrs-guest spin     --cpu N [--threads N] [--duty PCT] [--secs S]
 //!   fairrs-guest stats    CASE ...   (checks of a running instance's reports, stats.rs)
+//!   fairrs-guest bench    CASE ...   (the benchmark suite's workloads and report, bench.rs)
 
+mod bench;
 mod stats;
 
 use std::fs;
@@ -502,6 +504,20 @@ fn churn(secs: Duration) {
     );
 }
 
+/// 4 nice-0 and 4 nice-5 hogs on 4 CPUs, started with the nice-0 ones two to a
+/// CPU on CPUs 0-1 and the nice-5 ones on 2-3, then unpinned: CFS's balancer ends with
+/// one of each per CPU, so the nice-0 group gets 4 * 1024 / (4 * 1024 + 4 *
+/// 335) = 0.7535 and the nice-0 hogs alike. Two nice-0 hogs on one CPU and two
+/// nice-5 on another cannot be evened out by moving only tasks lighter than
+/// half the gap; CFS relaxes that bound after failed rounds (detach_tasks()).
+fn nice_mix(secs: Duration) {
+    let (share, max_over_min, got) = bench::nice_mix_measure(secs);
+    let per: Vec<String> = got.iter().map(|v| format!("{v:.2}")).collect();
+    let detail = format!("cpu s per hog, nice 0 then 5: [{}]", per.join(" "));
+    result("nice_mix_nice0_share", share, 0.7485, 0.7585, &detail);
+    result("nice_mix_nice0_max_over_min", max_over_min, 1.0, 1.05, "among the 4 nice-0 hogs");
+}
+
 /// nr_cpus hogs pinned to CPU 0, then unpinned: how long until each runs on
 /// its own CPU.
 fn unpin(limit: Duration) {
@@ -743,6 +759,9 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("stats") {
         return stats::main(&args[2..]);
     }
+    if args.get(1).map(String::as_str) == Some("bench") {
+        return bench::main(&args[2..]);
+    }
     let mut secs = 10.0;
     let mut cpu = 1usize;
     let mut only: Option<String> = None;
@@ -784,6 +803,9 @@ fn main() {
             }
             if want("churn") {
                 churn(secs);
+            }
+            if want("nice_mix") {
+                nice_mix(secs);
             }
             return;
         }

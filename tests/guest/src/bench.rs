@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The benchmark suite's own workloads (vm/bench.sh runs them under each
+//! scheduler in turn), and its report.
+//!
+//!   fairrs-guest bench latency --workers N [--secs S] [--work-us US]
+//!       schbench-like: one message thread wakes N workers at once; each
+//!       spins for a request's work and answers. Wakeup latency (message sent
+//!       to worker running) and request latency (sent to answered), µs, and
+//!       requests per second.
+//!   fairrs-guest bench timer [--secs S]
+//!       cyclictest-like (`cyclictest -t N -i 1000`, SCHED_OTHER): one
+//!       unpinned thread per CPU sleeps to 1 ms absolute deadlines beside one
+//!       unpinned hog per CPU; how late each wakeup runs, µs.
+//!   fairrs-guest bench nice_mix [--secs S]
+//!       4 nice-0 and 4 nice-5 hogs on 4 CPUs, started in the worst placement
+//!       (nice-0 two to a CPU on CPUs 0-1, nice-5 on 2-3) and then unpinned:
+//!       the nice-0 group's share of their CPU time (ideal 4*1024 /
+//!       (4*1024 + 4*335) = 0.7535) and max/min among the nice-0 hogs.
+//!   fairrs-guest bench report FILE [--json OUT]
+//!       The table of a run: FILE holds `BENCH <scheduler> <round> <metric>
+//!       <value>` and `EJECTED <scheduler> <round> <why>` lines.
+//!
+//! The workloads print `BENCH <metric> <value>`; the script prefixes the
+//! scheduler and round.
+
+use crate::{all_cpus, gettid, nr_cpus, set_nice, thread_cpu_ns};
+use std::collections::BTreeMap;
+use std::fs;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn now_ns(base: Instant) -> u64 {
+    base.elapsed().as_nanos() as u64
+}
+
+fn futex_wait(word: &AtomicU32, expected: u32) {
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, i32::MAX);
+    }
+}
+
+fn spin_for(d: Duration) {
+    let t = Instant::now();
+    let mut x = 0u64;
+    while t.elapsed() < d {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i] as f64
+}
+
+fn emit(metric: &str, value: f64) {
+    println!("BENCH {metric} {value:.4}");
+}
+
+/// One message thread, `workers` workers: each round the message thread
+/// stamps the time and wakes every worker (a futex each); a worker records
+/// its wakeup latency, spins `work`, records its request latency and answers;
+/// the last answer wakes the message thread, which starts the next round.
+fn latency(workers: usize, secs: Duration, work: Duration, tag: &str) {
+    let base = Instant::now();
+    let sent = Arc::new(AtomicU64::new(0));
+    let round = Arc::new(AtomicU32::new(0));
+    let pending = Arc::new(AtomicU32::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(Barrier::new(workers + 1));
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let (sent, round, pending, stop, ready) =
+                (sent.clone(), round.clone(), pending.clone(), stop.clone(), ready.clone());
+            thread::spawn(move || {
+                let (mut wake, mut req) = (Vec::new(), Vec::new());
+                let mut seen = 0u32;
+                ready.wait();
+                loop {
+                    while round.load(Ordering::Acquire) == seen && !stop.load(Ordering::Acquire) {
+                        futex_wait(&round, seen);
+                    }
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    seen = round.load(Ordering::Acquire);
+                    let t0 = sent.load(Ordering::Acquire);
+                    wake.push(now_ns(base).saturating_sub(t0));
+                    spin_for(work);
+                    req.push(now_ns(base).saturating_sub(t0));
+                    if pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        futex_wake(&pending);
+                    }
+                }
+                (wake, req)
+            })
+        })
+        .collect();
+    ready.wait();
+    let t0 = Instant::now();
+    let mut rounds = 0u64;
+    while t0.elapsed() < secs {
+        pending.store(workers as u32, Ordering::Release);
+        sent.store(now_ns(base), Ordering::Release);
+        round.fetch_add(1, Ordering::AcqRel);
+        futex_wake(&round);
+        loop {
+            let left = pending.load(Ordering::Acquire);
+            if left == 0 {
+                break;
+            }
+            futex_wait(&pending, left);
+        }
+        rounds += 1;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Release);
+    round.fetch_add(1, Ordering::AcqRel);
+    futex_wake(&round);
+    let (mut wake, mut req) = (Vec::new(), Vec::new());
+    for h in handles {
+        let (w, r) = h.join().unwrap();
+        wake.extend(w);
+        req.extend(r);
+    }
+    wake.sort_unstable();
+    req.sort_unstable();
+    emit(&format!("{tag}_wake_p50_us"), percentile(&wake, 0.5) / 1e3);
+    emit(&format!("{tag}_wake_p99_us"), percentile(&wake, 0.99) / 1e3);
+    emit(&format!("{tag}_req_p99_us"), percentile(&req, 0.99) / 1e3);
+    emit(&format!("{tag}_rps"), (rounds * workers as u64) as f64 / elapsed);
+}
+
+/// One unpinned SCHED_OTHER thread per CPU sleeping to 1 ms absolute
+/// deadlines, beside one unpinned hog per CPU: how late each wakeup ran.
+fn timer(secs: Duration) {
+    let n = nr_cpus();
+    let stop = Arc::new(AtomicBool::new(false));
+    let hogs: Vec<_> = (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    let sleepers: Vec<_> = (0..n)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut late = Vec::new();
+                let mut next = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut next) };
+                let end = Instant::now() + secs;
+                while Instant::now() < end {
+                    next.tv_nsec += 1_000_000;
+                    if next.tv_nsec >= 1_000_000_000 {
+                        next.tv_nsec -= 1_000_000_000;
+                        next.tv_sec += 1;
+                    }
+                    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                    unsafe {
+                        libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &next, std::ptr::null_mut());
+                        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
+                    }
+                    let d = (now.tv_sec - next.tv_sec) as i64 * 1_000_000_000 + (now.tv_nsec - next.tv_nsec) as i64;
+                    late.push(d.max(0) as u64);
+                    // A sleeper that fell behind by whole periods restarts
+                    // from now, as cyclictest does not: it would otherwise
+                    // count one stall many times.
+                    if d > 1_000_000 {
+                        next = now;
+                    }
+                }
+                late
+            })
+        })
+        .collect();
+    let mut late: Vec<u64> = sleepers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    stop.store(true, Ordering::Relaxed);
+    for h in hogs {
+        h.join().unwrap();
+    }
+    late.sort_unstable();
+    let avg = late.iter().sum::<u64>() as f64 / late.len().max(1) as f64;
+    emit("timer_avg_us", avg / 1e3);
+    emit("timer_p99_us", percentile(&late, 0.99) / 1e3);
+}
+
+/// 4 nice-0 and 4 nice-5 hogs, started two nice-0 to a CPU on half the CPUs
+/// and two nice-5 to a CPU on the others, then free to run anywhere; after 3 s
+/// to settle, the nice-0 group's share
+/// of their CPU time and max/min among the nice-0 hogs, with the per-hog
+/// CPU seconds.
+pub fn nice_mix_measure(secs: Duration) -> (f64, f64, Vec<f64>) {
+    let nices = [0, 0, 0, 0, 5, 5, 5, 5];
+    let stop = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(Barrier::new(nices.len() + 1));
+    let tids = Arc::new((0..nices.len()).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
+    // Start from the worst placement: the nice-0 hogs two to a CPU on the
+    // first half of the CPUs, the nice-5 ones on the second half.
+    let n = nr_cpus();
+    let handles: Vec<_> = nices
+        .iter()
+        .enumerate()
+        .map(|(i, &nice)| {
+            let (stop, ready, tids) = (stop.clone(), ready.clone(), tids.clone());
+            let start_cpu = if nice == 0 { (i / 2) % n } else { (n / 2 + (i - 4) / 2) % n };
+            thread::spawn(move || {
+                crate::set_affinity(0, &[start_cpu]);
+                set_nice(nice);
+                tids[i].store(gettid() as u64, Ordering::SeqCst);
+                ready.wait();
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    ready.wait();
+    let tids: Vec<i32> = tids.iter().map(|t| t.load(Ordering::SeqCst) as i32).collect();
+    thread::sleep(Duration::from_millis(500));
+    for &t in &tids {
+        crate::set_affinity(t, &all_cpus());
+    }
+    thread::sleep(Duration::from_secs(3));
+    let before: Vec<u64> = tids.iter().map(|&t| thread_cpu_ns(t)).collect();
+    thread::sleep(secs);
+    let got: Vec<f64> = tids.iter().zip(&before).map(|(&t, b)| thread_cpu_ns(t).saturating_sub(*b) as f64).collect();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    let nice0 = &got[..4];
+    let share = nice0.iter().sum::<f64>() / got.iter().sum::<f64>().max(1.0);
+    let (max, min) = nice0.iter().fold((0.0f64, f64::MAX), |(a, b), &v| (a.max(v), b.min(v)));
+    (share, max / min.max(1.0), got.iter().map(|v| v / 1e9).collect())
+}
+
+fn nice_mix(secs: Duration) {
+    let (share, max_over_min, _) = nice_mix_measure(secs);
+    emit("nice_mix_share", share);
+    emit("nice_mix_maxmin", max_over_min);
+}
+
+/// How to read a metric: whether lower is better, and its unit.
+fn metric_kind(metric: &str) -> (bool, &'static str) {
+    if metric.ends_with("_rps") {
+        (false, "req/s")
+    } else if metric.ends_with("_us") {
+        (true, "µs")
+    } else if metric.ends_with("_s") && !metric.ends_with("_task_s") {
+        (true, "s")
+    } else if metric == "nice_mix_share" {
+        (true, "share, ideal 0.7535")
+    } else if metric.ends_with("_per_task_s") {
+        (true, "/task-s")
+    } else if metric.ends_with("_ns_per_switch") {
+        (true, "ns")
+    } else {
+        (true, "")
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The table: one row per metric, one column per scheduler (in the order
+/// they first appear), each cell the median of the rounds with min..max and,
+/// beside the kernel's column, the ratio of medians to the kernel's.
+fn report(args: &[String]) {
+    let file = args.first().expect("usage: fairrs-guest bench report FILE [--json OUT]");
+    let json_out = args.iter().position(|a| a == "--json").map(|i| args[i + 1].clone());
+    let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut scheds: Vec<String> = Vec::new();
+    let mut metrics: Vec<String> = Vec::new();
+    let mut values: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    let mut ejected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.first().copied() {
+            Some("BENCH") if f.len() == 5 => {
+                let (sched, metric) = (f[1].to_string(), f[3].to_string());
+                let Ok(v) = f[4].parse::<f64>() else { continue };
+                if !scheds.contains(&sched) {
+                    scheds.push(sched.clone());
+                }
+                if !metrics.contains(&metric) {
+                    metrics.push(metric.clone());
+                }
+                values.entry((metric, sched)).or_default().push(v);
+            }
+            Some("EJECTED") if f.len() >= 3 => {
+                ejected.entry(f[1].to_string()).or_default().push(format!("round {}: {}", f[2], f[3..].join(" ")));
+                if !scheds.contains(&f[1].to_string()) {
+                    scheds.push(f[1].to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    let kernel = scheds.iter().find(|s| s.as_str() == "kernel").cloned();
+    let mut out = String::from("| metric | unit |");
+    for s in &scheds {
+        out += &format!(" {s}{} |", if ejected.contains_key(s) { " (ejected!)" } else { "" });
+    }
+    out += "\n| --- | --- |";
+    for _ in &scheds {
+        out += " --- |";
+    }
+    out += "\n";
+    let mut json_rows = Vec::new();
+    for m in &metrics {
+        let (_, unit) = metric_kind(m);
+        out += &format!("| {m} | {unit} |");
+        let kmed = kernel.as_ref().and_then(|k| values.get(&(m.clone(), k.clone()))).map(|v| median(&mut v.clone()));
+        let mut cells = Vec::new();
+        for s in &scheds {
+            let Some(v) = values.get(&(m.clone(), s.clone())) else {
+                out += " – |";
+                continue;
+            };
+            let mut v = v.clone();
+            let med = median(&mut v);
+            let (lo, hi) = (v[0], v[v.len() - 1]);
+            let ratio = kmed.filter(|k| *k != 0.0 && Some(s) != kernel.as_ref()).map(|k| med / k);
+            out += &format!(" {} ({}..{}, n={})", fmt(med), fmt(lo), fmt(hi), v.len());
+            if let Some(r) = ratio {
+                out += &format!(" **{r:.2}×**");
+            }
+            out += " |";
+            cells.push(serde_json::json!({
+                "scheduler": s, "median": med, "min": lo, "max": hi, "n": v.len(),
+                "ratio_to_kernel": ratio, "values": v,
+            }));
+        }
+        out += "\n";
+        json_rows.push(serde_json::json!({ "metric": m, "unit": unit, "lower_is_better": metric_kind(m).0, "cells": cells }));
+    }
+    for (s, why) in &ejected {
+        out += &format!("\n{s} was ejected or failed to run: {}\n", why.join("; "));
+    }
+    print!("{out}");
+    if let Some(path) = json_out {
+        let doc = serde_json::json!({ "schedulers": scheds, "rows": json_rows, "ejected": ejected });
+        fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+pub fn main(args: &[String]) {
+    let mut secs = 5.0;
+    let mut workers = 2usize;
+    let mut work_us = 200u64;
+    let case = args.first().map(String::as_str);
+    if case == Some("report") {
+        return report(&args[1..]);
+    }
+    let mut i = 1;
+    while i + 1 < args.len() {
+        match args[i].as_str() {
+            "--secs" => secs = args[i + 1].parse().expect("--secs"),
+            "--workers" => workers = args[i + 1].parse().expect("--workers"),
+            "--work-us" => work_us = args[i + 1].parse().expect("--work-us"),
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    let secs = Duration::from_secs_f64(secs);
+    match case {
+        Some("latency") => latency(
+            workers,
+            secs,
+            Duration::from_micros(work_us),
+            &format!("sched_w{workers}"),
+        ),
+        Some("timer") => timer(secs),
+        Some("nice_mix") => nice_mix(secs),
+        _ => {
+            eprintln!("usage: fairrs-guest bench latency|timer|nice_mix|report ...");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The benchmark suite: boot one VM and run the same workloads under the
+# kernel's own scheduler, scx_fairrs and sched_ext peers from the crate
+# registry, alternating them within the boot (tests/vm/bench.sh), then print
+# the table: median of the rounds, min..max, ratio to the kernel's scheduler.
+#
+#   vm/bench.sh [--rounds N] [--kernel SERIES] [--no-peers] [--update-docs]
+#
+# Peers (scx_bpfland and scx_flash, pinned versions) are built once with
+# `cargo install` into the cache (~/.cache/scx_fairrs/peers); one that fails
+# to build is reported and skipped. --update-docs writes the table, with the
+# kernel, VM shape and date, to docs/BENCHMARKS.md. The run's records, JSON
+# and logs stay in the printed directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=3 series=7 peers=1 update_docs=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) rounds=$2; shift 2 ;;
+        --kernel) series=$2; shift 2 ;;
+        --no-peers) peers=0; shift ;;
+        --update-docs) update_docs=1; shift ;;
+        *) echo "vm/bench.sh: unknown option $1 (--rounds N, --kernel SERIES, --no-peers, --update-docs)" >&2; exit 2 ;;
+    esac
+done
+case "$rounds" in ''|*[!0-9]*|0) echo "vm/bench.sh: --rounds $rounds: expected 1..20" >&2; exit 2 ;; esac
+[ "$rounds" -le 20 ] || { echo "vm/bench.sh: --rounds $rounds: expected 1..20" >&2; exit 2; }
+
+bash vm/setup.sh "$series" >/dev/null
+. vm/env.sh
+CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
+
+echo "== build"
+cargo build --release --locked --workspace
+
+PEERS=(scx_bpfland@1.1.4 scx_flash@1.1.4)
+bench_peers=""
+if [ "$peers" = 1 ]; then
+    for spec in "${PEERS[@]}"; do
+        name=${spec%@*} ver=${spec#*@}
+        dir="$CACHE_DIR/peers/$name-$ver"
+        if [ ! -x "$dir/bin/$name" ]; then
+            echo "== building peer $name $ver (once; cached in $dir)"
+            mkdir -p "$dir"
+            if ! cargo install --quiet --locked --root "$dir" --version "$ver" "$name" > "$dir/build.log" 2>&1; then
+                echo "peer $name $ver failed to build, skipped: $(tail -n 1 "$dir/build.log") (log: $dir/build.log)"
+                continue
+            fi
+        fi
+        bench_peers="$bench_peers ${name#scx_}=$dir/bin/$name"
+    done
+fi
+
+out=$(mktemp -d /tmp/fairrs-bench.XXXXXX)
+echo "== benchmark: kernel series $series, $rounds rounds, schedulers: kernel fairrs${bench_peers:+ ($bench_peers )}"
+vm/run.sh --kernel "$series" --cpus 4 --out "$out" \
+    -- "BENCH_ROUNDS=$rounds BENCH_PEERS='$bench_peers' sh tests/vm/bench.sh" 2>&1 | tee "$out/console.log"
+[ -s "$out/bench.md" ] || { echo "vm/bench.sh: the guest produced no table; see $out/console.log" >&2; exit 1; }
+
+kernel=$(cut -d' ' -f1 "$out/guest-started")
+header="Kernel $kernel; VM: 4 vCPUs, 2 GiB, QEMU TCG (software emulation) on a 2-core host; $rounds rounds, \
+schedulers alternated within one boot; $(date -u +%Y-%m-%d)."
+echo
+echo "$header"
+cat "$out/bench.md"
+echo "records, JSON and logs: $out"
+if [ "$update_docs" = 1 ]; then
+    {
+        echo "# Benchmarks"
+        echo
+        echo "Produced by \`vm/bench.sh --update-docs\` (see README). $header"
+        echo
+        echo "Each cell: median of the rounds (min..max, n = rounds), then the ratio of medians to the kernel's"
+        echo "scheduler. Lower is better except \`_rps\`; \`nice_mix_share\` is best at its ideal 0.7535,"
+        echo "\`nice_maxmin\` at 1, \`*_nice*\` shares at the ideal in their names' cases (fairness suite)."
+        echo
+        cat "$out/bench.md"
+    } > docs/BENCHMARKS.md
+    echo "wrote docs/BENCHMARKS.md"
+fi
