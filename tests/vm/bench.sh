@@ -10,7 +10,9 @@
 # was ejected mid-round (its figures are kept, and marked).
 #
 #   BENCH_ROUNDS   rounds (3; vm/test.sh's short version runs 1, without peers)
-#   BENCH_PEERS    "name=/path/to/binary ..." sched_ext peers to run beside scx_fairrs
+#   BENCH_PEERS    "name=/path/to/binary[:arg:arg...] ..." schedulers to run beside
+#                  the kernel's and scx_fairrs with its defaults (peers, or
+#                  scx_fairrs with other flags; ':' separates the arguments)
 #   BENCH_SECS     seconds per timed workload (5)
 # The checks only make sure every figure exists, scx_fairrs stayed attached
 # and detached cleanly and the kernel log is clean: the figures themselves
@@ -59,9 +61,10 @@ ctxt() { awk '/^ctxt/ { print $2 }' /proc/stat; }
 
 # run_under NAME [BINARY]: one round of the workloads under one scheduler.
 run_under() {
-    local name=$1 bin=${2:-} pid="" seq="" b0 c0
+    local name=$1 bin=${2:-} pid="" seq="" b0 c0 t0
     if [ -n "$bin" ]; then
-        "$bin" > "$OUT/bench-$name-$round.log" 2>&1 &
+        # shellcheck disable=SC2046
+        $(echo "$bin" | tr ':' ' ') > "$OUT/bench-$name-$round.log" 2>&1 &
         pid=$!
         if ! wait_state enabled 120 $pid; then
             echo "EJECTED $name $round did not attach: $(tail -n 3 "$OUT/bench-$name-$round.log" | tr '\n' ' ')" \
@@ -73,8 +76,11 @@ run_under() {
         seq=$(sx_enable_seq)
     fi
     echo "== round $round: $name ($(sx_ops))"
+    t0=$(date +%s)
     b0=$( [ -n "$pid" ] && bpf_run_ns $pid || echo 0) c0=$(ctxt)
-    workloads | awk -v s="$name" -v r="$round" '$1 == "BENCH" { print "BENCH", s, r, $2, $3 }' | tee -a "$RECORDS"
+    workloads | awk -v s="$name" -v r="$round" '$1 == "BENCH" { print "BENCH", s, r, $2, $3; fflush() }' \
+        | tee -a "$RECORDS"
+    echo "== round $round: $name done in $(( $(date +%s) - t0 ))s"
     if [ -n "$pid" ]; then
         echo "BENCH $name $round bpf_ns_per_switch $(( ($(bpf_run_ns $pid) - b0) / ($(ctxt) - c0 + 1) ))" \
             | tee -a "$RECORDS"
