@@ -79,6 +79,15 @@ pub struct Opts {
     #[arg(long, value_name = "US", default_value_t = 1000, help_heading = POLICY)]
     pub wakeup_granularity_us: u64,
 
+    /// A running task is safe from wakeup preemption until it has run this
+    /// long since it was picked, in microseconds; a wakee that finds it
+    /// protected is checked again at each tick. 0 preempts at once, exactly as
+    /// CFS's check_preempt_wakeup(), at a large cost on messaging workloads
+    /// (hackbench 3-5x slower than with the default; see docs/BENCHMARKS.md).
+    /// Range 0..=1000000.
+    #[arg(long, value_name = "US", default_value_t = 750, help_heading = POLICY)]
+    pub wakeup_protect_us: u64,
+
     /// A task that ran within this many microseconds is cache-hot and the
     /// balancers leave it where it is (CFS's migration_cost).
     /// Range 0..=100000.

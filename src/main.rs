@@ -101,13 +101,14 @@ fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
         let mut sched = Scheduler::init(opts, tun, &mut open_object)?;
         info!(
             "scx_fairrs {VERSION} attached on {} CPUs ({} LLCs, {} NUMA nodes): sched_latency {}us, \
-             min_granularity {}us, wakeup_granularity {}us, imbalance {}%/{}% (node)",
+             min_granularity {}us, wakeup_granularity {}us (protect {}us), imbalance {}%/{}% (node)",
             sched.nr_cpus(),
             sched.topology().nr_llcs(),
             sched.topology().nr_nodes(),
             opts.sched_latency_us,
             opts.min_granularity_us,
             opts.wakeup_granularity_us,
+            opts.wakeup_protect_us,
             opts.imbalance_pct,
             opts.numa_imbalance_pct
         );

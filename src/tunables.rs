@@ -104,6 +104,7 @@ pub const TUNABLES: &[Tunable] = &[
     tunable!(imbalance_pct => imbalance_pct, Percent, Fixed(101), Fixed(400)),
     tunable!(numa_imbalance_pct => numa_imbalance_pct, Percent, Flag("imbalance_pct"), Fixed(400)),
     tunable!(balance_interval_us => balance_interval_ns, Micros, Fixed(1000), Fixed(1_000_000)),
+    tunable!(wakeup_protect_us => wakeup_protect_ns, Micros, Fixed(0), Fixed(1_000_000)),
 ];
 
 /// The tunable named `key`.

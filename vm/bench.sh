@@ -12,7 +12,8 @@
 # `cargo install` into the cache (~/.cache/scx_fairrs/peers); one that fails
 # to build is reported and skipped. --update-docs writes the table, with the
 # kernel, VM shape and date, to docs/BENCHMARKS.md. The run's records, JSON
-# and logs stay in the printed directory.
+# and logs stay in the printed directory; the chart (PNG) is drawn on the host
+# and goes to docs/benchmarks.png with --update-docs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,6 +63,8 @@ echo "== benchmark: kernel series $series, $rounds rounds, schedulers: kernel fa
 vm/run.sh --kernel "$series" --cpus 4 --out "$out" \
     -- "BENCH_ROUNDS=$rounds BENCH_PEERS='$bench_peers' sh tests/vm/bench.sh" 2>&1 | tee "$out/console.log"
 [ -s "$out/bench.md" ] || { echo "vm/bench.sh: the guest produced no table; see $out/console.log" >&2; exit 1; }
+# The chart is drawn here, on the host (the guest's table and JSON stand).
+target/release/fairrs-guest bench report "$out/bench.txt" --png "$out/bench.png" > /dev/null
 
 kernel=$(cut -d' ' -f1 "$out/guest-started")
 header="Kernel $kernel; VM: 4 vCPUs, 2 GiB, QEMU TCG (software emulation) on a 2-core host; $rounds rounds, \
@@ -81,6 +84,11 @@ if [ "$update_docs" = 1 ]; then
         echo "\`nice_maxmin\` at 1, \`*_nice*\` shares at the ideal in their names' cases (fairness suite)."
         echo
         cat "$out/bench.md"
+        if [ -s "$out/bench.png" ]; then
+            echo
+            echo "![median / kernel's scheduler, per metric and scheduler](benchmarks.png)"
+        fi
     } > docs/BENCHMARKS.md
+    [ ! -s "$out/bench.png" ] || cp "$out/bench.png" docs/benchmarks.png
     echo "wrote docs/BENCHMARKS.md"
 fi

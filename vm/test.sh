@@ -79,6 +79,15 @@ for name in "${suites[@]}"; do
         echo "FAIL $name: the guest exited with status $rc (results so far below)" \
             | tee -a "$out/results.txt"
     fi
+    # Each suite declares how many checks it reports when it runs to the end
+    # (expect_checks in tests/vm/lib.sh); fewer means part of it never ran.
+    declared=$(cat "$out/expected-checks" 2>/dev/null || echo 0)
+    reported=$(grep -cE '^(ok|FAIL) ' "$out/results.txt" || true)
+    if [ "$declared" -le 0 ]; then
+        echo "FAIL $name: the suite declared no check count (expect_checks)" | tee -a "$out/results.txt"
+    elif [ "$reported" -lt "$declared" ]; then
+        echo "FAIL $name: $reported of the $declared checks it declares were reported" | tee -a "$out/results.txt"
+    fi
     p=$(grep -c '^ok ' "$out/results.txt" || true)
     f=$(grep -c '^FAIL ' "$out/results.txt" || true)
     passed=$((passed + p)); failed=$((failed + f))

@@ -39,6 +39,7 @@ struct fairrs_tunables {
 	u32	imbalance_pct;		/* balance when busiest > local * pct / 100 */
 	u32	numa_imbalance_pct;	/* the same across NUMA nodes */
 	u64	balance_interval_ns;	/* period of the periodic balancer */
+	u64	wakeup_protect_ns;	/* a task runs this long before a wakee may preempt it */
 };
 
 /*
@@ -55,7 +56,7 @@ struct fairrs_tunables {
 	X(WAKE_IDLE,		"wake_idle",	"wakeup placed straight on an idle CPU")		\
 	X(DISPATCH,		"dispatch",	"a CPU took the head of its own queue")			\
 	X(KEEP_PREV,		"keep_prev",	"slice expired, prev still leftmost: ran on")		\
-	X(PREEMPT,		"preempt",	"wakeup preemption kicks")				\
+	X(PREEMPT,		"preempt",	"wakeups that preempted the running task")		\
 	X(MIGRATE_WAKEUP,	"mig_wakeup",	"woke up on another CPU than its queue's")		\
 	X(MIGRATE_IDLE,		"mig_idle",	"pulled by a CPU that ran out of work")			\
 	X(MIGRATE_PERIODIC,	"mig_periodic",	"moved by the periodic balancer")			\
@@ -67,7 +68,8 @@ struct fairrs_tunables {
 	X(OFFLINE_RESCUE,	"offline_rescue", "waiting in a CPU's queue as it went offline: moved to the global DSQ") \
 	X(KICK_OFFLINE,		"kick_offline",	"kicks not sent: this CPU was going offline (kick.bpf.h)") \
 	X(BALANCE_TAKEN,	"balance_taken", "periodic balancer moving a task off a CPU taken by real-time or deadline work") \
-	X(TICK_PREEMPT,		"tick_preempt",	"slice ended at a tick: ran its ideal slice, or led the queue by it") \
+	X(TICK_PREEMPT,		"tick_preempt",	"slice ended at a tick: ran its ideal slice, led the queue by it, or a deferred wakee preempts") \
+	X(PREEMPT_DEFERRED,	"preempt_deferred", "wakeup preemption left to the tick: the running task was protected") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
 
@@ -119,6 +121,10 @@ struct fairrs_cpu_ctx {
 	/* vruntime of the running task when curr_stamp_ns was taken. */
 	u64	curr_vruntime;
 	u64	curr_stamp_ns;
+	/* When the running task was picked (curr_start()). */
+	u64	curr_since_ns;
+	/* A wakee found the running task protected (placement_wakeup_preempts()). */
+	u32	preempt_deferred;
 	/* Non-zero when the running task is SCHED_IDLE (always preemptible). */
 	u32	curr_idle;
 	u32	__pad;

@@ -253,6 +253,7 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
 	curr_update(tctx, cctx);
 	vtime_check_preempt_tick(p, tctx, cpu, cctx);
+	placement_tick_preempt(p, cpu, cctx);
 }
 
 /* @p stops running (slice used up, preempted, or going to sleep). */

@@ -14,5 +14,8 @@ expected=0
 for c in $CASES; do
     case $c in spread) expected=$((expected + 4)) ;; numa|nice_mix) expected=$((expected + 2)) ;; *) expected=$((expected + 1)) ;; esac
 done
+# Each case and its calibration, the attach and exit checks, the case count
+# and the kernel log.
+expect_checks $((2 * expected + 4))
 side_by_side balance "$expected" cases
 check_kernel_log balance_kernel_log_clean

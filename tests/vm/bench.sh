@@ -21,6 +21,7 @@
 # vm-args: --cpus 4
 . tests/vm/lib.sh
 ROUNDS=${BENCH_ROUNDS:-3}
+expect_checks $((ROUNDS + 3))  # scx_fairrs detached each round; figures, never ejected, kernel log
 SECS=${BENCH_SECS:-5}
 RECORDS="$OUT/bench.txt"
 : > "$RECORDS"

@@ -6,6 +6,7 @@
 # preemption A/B: the sleeper's wakeup latency with the default
 # wakeup_granularity, and with one so large that nothing preempts.
 . tests/vm/lib.sh
+expect_checks 25  # 9 cases and their 9 calibrations, 7 more
 SECS=${FAIRNESS_SECS:-10}
 dmesg -C
 

@@ -20,6 +20,7 @@
 . tests/vm/lib.sh
 
 ROUNDS=${HOTPLUG_ROUNDS:-5}
+expect_checks "$ROUNDS"  # one per round
 FLIPS=${HOTPLUG_FLIPS:-3}
 STOP_LIMIT_MS=5000
 echo "== kernel $(uname -r): $ROUNDS rounds, $FLIPS hotplug flips of CPUs 1-3 each"

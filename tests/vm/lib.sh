@@ -27,19 +27,36 @@ check() {
 }
 has() { printf '%s' "$1" | grep -q -- "$2"; }  # has TEXT PATTERN
 within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }  # within VALUE LO HI
+within_present() { [ -n "$1" ] && within "$@"; }  # the same, and VALUE is not missing
+
+# expect_checks N: how many checks this suite reports when it runs to the
+# end. The host (vm/test.sh) fails the suite when fewer arrive, so a guest
+# that dies mid-suite cannot pass on the checks it wrote before.
+expect_checks() { echo "$1" > "$OUT/expected-checks"; }
 
 # record_results SUITE EXPECTED FILE [KERNEL_FILE]: one check per
 # "RESULT <case> <value> <lo> <hi> <detail>" line of FILE (written by
 # fairrs-guest), the value within its bounds, with the kernel's figure for the
 # same case beside it when KERNEL_FILE is given; then a check that EXPECTED
 # results were reported (a measurement that died leaves fewer).
+#
+# With KERNEL_FILE, every case is also a calibration: the kernel's own
+# scheduler follows the same rules (nice weights, equal shares, balancing),
+# so its figure must meet the same bounds ("<case>_kernel_calibration"). If
+# it does not, the bound or the VM is wrong, not only scx_fairrs. A missing
+# kernel figure fails that check too.
 record_results() {
-    local suite=$1 expected=$2 file=$3 kfile=${4:-} n kernel
+    local suite=$1 expected=$2 file=$3 kfile=${4:-} n kernel kvalue
     grep '^RESULT' "$file" > "$OUT/$suite-results.tmp"
     while read -r _ case value lo hi detail; do
         kernel=""
         [ -z "$kfile" ] || kernel=" | kernel:$(awk -v c="$case" '$1 == "RESULT" && $2 == c { $1 = $2 = $4 = $5 = ""; print }' "$kfile")"
         check "$case" "scx_fairrs $value (bounds $lo..$hi): $detail$kernel" within "$value" "$lo" "$hi"
+        if [ -n "$kfile" ]; then
+            kvalue=$(awk -v c="$case" '$1 == "RESULT" && $2 == c { print $3; exit }' "$kfile")
+            check "${case}_kernel_calibration" "kernel's scheduler ${kvalue:-missing} (same bounds $lo..$hi)" \
+                within_present "$kvalue" "$lo" "$hi"
+        fi
     done < "$OUT/$suite-results.tmp"
     n=$(wc -l < "$OUT/$suite-results.tmp")
     check "${suite}_cases_ran" "$n of $expected results reported" [ "$n" -eq "$expected" ]

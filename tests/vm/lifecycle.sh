@@ -3,6 +3,7 @@
 # Guest side of the lifecycle suite: refusals, attach, stress, a CPU hotplug
 # restart, and a clean detach, in one boot. See docs/DESIGN.md "Tests".
 . tests/vm/lib.sh
+expect_checks 19
 
 LOG="$OUT/daemon.log"
 dmesg -C

@@ -15,6 +15,7 @@
 #     with the kernel's reason printed
 #   attach again, as Restart=on-failure would -> SIGINT -> exit 0
 . tests/vm/lib.sh
+expect_checks 17
 dmesg -C
 echo "== kernel $(uname -r)"
 

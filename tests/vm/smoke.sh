@@ -5,6 +5,7 @@
 # verifier, attaches, survives a mixed stress run with affinity churn, serves
 # its stats (task iterator, PELT), and detaches cleanly.
 . tests/vm/lib.sh
+expect_checks 7
 dmesg -C
 echo "== kernel $(uname -r)"
 

@@ -9,6 +9,7 @@
 # daemon's RSS at the end within 10 % of its RSS after one minute (no leak),
 # and a stop under 5 s with exit 0.
 . tests/vm/lib.sh
+expect_checks 6
 
 SECS=${SOAK_SECS:-180}
 dmesg -C

@@ -6,6 +6,7 @@
 # `fairrs-guest stats` (tests/guest/src/stats.rs) with the daemon's own
 # report types; this script sets the scene.
 . tests/vm/lib.sh
+expect_checks 18
 dmesg -C
 
 # The harness (the daemon answering the stats socket, the monitor client,

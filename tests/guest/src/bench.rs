@@ -16,8 +16,8 @@
 //!       (nice-0 two to a CPU on CPUs 0-1, nice-5 on 2-3) and then unpinned:
 //!       the nice-0 group's share of their CPU time (ideal 4*1024 /
 //!       (4*1024 + 4*335) = 0.7535) and max/min among the nice-0 hogs.
-//!   fairrs-guest bench report FILE [--json OUT]
-//!       The table of a run: FILE holds `BENCH <scheduler> <round> <metric>
+//!   fairrs-guest bench report FILE [--json OUT] [--png OUT]
+//!       The table (and JSON, and a chart of the ratios) of a run: FILE holds `BENCH <scheduler> <round> <metric>
 //!       <value>` and `EJECTED <scheduler> <round> <why>` lines.
 //!
 //! The workloads print `BENCH <metric> <value>`; the script prefixes the
@@ -298,8 +298,9 @@ fn median(v: &mut [f64]) -> f64 {
 /// they first appear), each cell the median of the rounds with min..max and,
 /// beside the kernel's column, the ratio of medians to the kernel's.
 fn report(args: &[String]) {
-    let file = args.first().expect("usage: fairrs-guest bench report FILE [--json OUT]");
+    let file = args.first().expect("usage: fairrs-guest bench report FILE [--json OUT] [--png OUT]");
     let json_out = args.iter().position(|a| a == "--json").map(|i| args[i + 1].clone());
+    let png_out = args.iter().position(|a| a == "--png").map(|i| args[i + 1].clone());
     let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
     let mut scheds: Vec<String> = Vec::new();
     let mut metrics: Vec<String> = Vec::new();
@@ -370,10 +371,89 @@ fn report(args: &[String]) {
         out += &format!("\n{s} was ejected or failed to run: {}\n", why.join("; "));
     }
     print!("{out}");
+    if let Some(path) = png_out {
+        let medians: Vec<Vec<Option<f64>>> = metrics
+            .iter()
+            .map(|m| {
+                let kmed = kernel.as_ref().and_then(|k| values.get(&(m.clone(), k.clone()))).map(|v| median(&mut v.clone()));
+                scheds
+                    .iter()
+                    .filter(|s| Some(*s) != kernel.as_ref())
+                    .map(|s| {
+                        let med = values.get(&(m.clone(), s.clone())).map(|v| median(&mut v.clone()))?;
+                        kmed.filter(|k| *k != 0.0).map(|k| med / k)
+                    })
+                    .collect()
+            })
+            .collect();
+        let others: Vec<String> = scheds.iter().filter(|s| Some(*s) != kernel.as_ref()).cloned().collect();
+        match chart(&path, &metrics, &others, &medians) {
+            Ok(()) => eprintln!("chart: {path}"),
+            Err(e) => eprintln!("chart not drawn ({path}): {e}"),
+        }
+    }
     if let Some(path) = json_out {
         let doc = serde_json::json!({ "schedulers": scheds, "rows": json_rows, "ejected": ejected });
         fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
+}
+
+/// The chart: one group of horizontal bars per metric, one bar per scheduler,
+/// its median as a ratio to the kernel's scheduler's (1 = the same; a line
+/// marks it). Bars are cut at 4x with the figure written beside them.
+fn chart(path: &str, metrics: &[String], scheds: &[String], ratios: &[Vec<Option<f64>>]) -> Result<(), String> {
+    use plotters::prelude::*;
+    const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    let font = fs::read(FONT).map_err(|e| format!("{FONT}: {e}"))?;
+    plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
+        .map_err(|_| "the font could not be loaded".to_string())?;
+    let (n, k) = (metrics.len() as f64, scheds.len().max(1) as f64);
+    let cap = 4.0;
+    let height = 120 + 22 * metrics.len() as u32 * (scheds.len() as u32 + 1) / 2;
+    let root = BitMapBackend::new(path, (1200, height)).into_drawing_area();
+    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let mut c = ChartBuilder::on(&root)
+        .caption("median / kernel's scheduler (lower is better except _rps and shares)", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(30)
+        .build_cartesian_2d(-1.6f64..cap + 0.4, n..0f64)
+        .map_err(|e| e.to_string())?;
+    c.configure_mesh().disable_y_mesh().disable_y_axis().x_labels(10).draw().map_err(|e| e.to_string())?;
+    let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    for (j, s) in scheds.iter().enumerate() {
+        let colour = colours[j % colours.len()];
+        let bars = ratios.iter().enumerate().filter_map(|(i, row)| {
+            let r = row.get(j).copied().flatten()?;
+            let y0 = i as f64 + 0.1 + 0.8 * j as f64 / k;
+            Some(Rectangle::new([(0.0, y0), (r.min(cap), y0 + 0.8 / k)], colour.filled()))
+        });
+        c.draw_series(bars)
+            .map_err(|e| e.to_string())?
+            .label(s.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+        let cut = ratios.iter().enumerate().filter_map(|(i, row)| {
+            let r = row.get(j).copied().flatten().filter(|r| *r > cap)?;
+            let y0 = i as f64 + 0.1 + 0.8 * j as f64 / k;
+            Some(Text::new(format!("{r:.1}x"), (cap + 0.02, y0), ("sans-serif", 11).into_font()))
+        });
+        c.draw_series(cut).map_err(|e| e.to_string())?;
+    }
+    c.draw_series(metrics.iter().enumerate().map(|(i, m)| {
+        Text::new(m.clone(), (-1.58, i as f64 + 0.3), ("sans-serif", 13).into_font())
+    }))
+    .map_err(|e| e.to_string())?;
+    c.draw_series(std::iter::once(PathElement::new(vec![(1.0, 0.0), (1.0, n)], BLACK.stroke_width(2))))
+        .map_err(|e| e.to_string())?;
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(e)?;
+    Ok(())
 }
 
 fn fmt(v: f64) -> String {

@@ -157,6 +157,8 @@ fn idle_vs_normal(cpu: usize, warm: Duration, secs: Duration) {
 /// half of the CPU (measured directly, the CPU being fully busy).
 fn fork_storm(cpu: usize, warm: Duration, secs: Duration) {
     let child = unsafe { libc::fork() };
+    // Never go on with -1: kill(-1, SIGKILL) below would kill every process.
+    assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
     if child == 0 {
         pin_self(cpu);
         let mut n = 0u64;
