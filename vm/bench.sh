@@ -55,9 +55,9 @@ if [ "$peers" = 1 ]; then
     done
 fi
 
-# scx_fairrs without wakeup preemption: what its CFS wakeup preemption costs
-# on messaging workloads (see docs/BENCHMARKS.md).
-bench_peers="fairrs_nowakeup=target/release/scx_fairrs:--wakeup-granularity-us:1000000$bench_peers"
+# scx_fairrs with CFS's wakeup preemption exactly (no protection of a fresh
+# slice): what it costs on messaging workloads (docs/DESIGN.md).
+bench_peers="fairrs_strict=target/release/scx_fairrs:--wakeup-protect-us:0$bench_peers"
 out=$(mktemp -d /tmp/fairrs-bench.XXXXXX)
 echo "== benchmark: kernel series $series, $rounds rounds, schedulers: kernel fairrs${bench_peers:+ ($bench_peers )}"
 vm/run.sh --kernel "$series" --cpus 4 --out "$out" \
