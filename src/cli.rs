@@ -88,6 +88,12 @@ pub struct Opts {
     #[arg(long, value_name = "US", default_value_t = 750, help_heading = POLICY)]
     pub wakeup_protect_us: u64,
 
+    /// Leave each CPU's performance target at the maximum instead of setting
+    /// it from the CPU's PELT utilisation (as CFS drives schedutil). Only
+    /// matters with a cpufreq governor that reads it (schedutil).
+    #[arg(long, help_heading = POLICY)]
+    pub no_cpuperf: bool,
+
     /// A task that ran within this many microseconds is cache-hot and the
     /// balancers leave it where it is (CFS's migration_cost).
     /// Range 0..=100000.

@@ -124,6 +124,7 @@ impl<'a> Scheduler<'a> {
         write_tunables(&mut data.tun, tun);
         let rodata = skel.maps.rodata_data.as_mut().context("BPF object has no .rodata")?;
         rodata.nr_cpu_ids = nr_cpu_ids as u32;
+        rodata.cpuperf_enabled = !opts.no_cpuperf;
         let topo = CpuMap::read(nr_cpu_ids)?;
         rodata.cpu_llc[..nr_cpu_ids].copy_from_slice(&topo.llc);
         rodata.cpu_node[..nr_cpu_ids].copy_from_slice(&topo.node);

@@ -40,6 +40,9 @@ struct fairrs_tunables tun SEC(".data");
 const volatile u64 starvation_guard_ns = 5000000000ULL;
 
 
+/* Set each CPU's cpufreq target from its utilisation (load.bpf.h); --no-cpuperf clears it. */
+const volatile bool cpuperf_enabled = true;
+
 /* Number of possible CPU ids, set by the daemon. */
 const volatile u32 nr_cpu_ids = 1;
 /* Topology from the daemon (scx_utils): last-level cache and NUMA node per CPU. */

@@ -83,4 +83,21 @@ static __always_inline void load_cpu_update(struct fairrs_cpu_ctx *cctx)
 		    cctx->curr_weight != 0, 1);
 }
 
+/*
+ * Tell cpufreq how busy this CPU is, as CFS does through cpu_util_cfs(): the
+ * CPU's PELT util_avg (0..1024, SCHED_CAPACITY_SCALE) becomes its
+ * performance target; schedutil adds its own headroom (map_util_perf(),
+ * util * 1.25) and picks the frequency (Linux v6.5
+ * kernel/sched/cpufreq_schedutil.c). Left alone, sched_ext keeps every CPU's
+ * target at the maximum (SCX_CPUPERF_ONE). Called where @cpu's run queue is
+ * locked (ops.running, ops.tick), the only CPU the kfunc may then target.
+ */
+static __always_inline void load_cpuperf_update(s32 cpu, const struct fairrs_cpu_ctx *cctx)
+{
+	u64 util = cctx->pelt.util_avg;
+
+	if (cpuperf_enabled)
+		scx_bpf_cpuperf_set(cpu, util < SCX_CPUPERF_ONE ? util : SCX_CPUPERF_ONE);
+}
+
 #endif /* __FAIRRS_LOAD_BPF_H */

@@ -228,6 +228,7 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	load_task_update(tctx);
 	tctx->is_running = true;
 	load_cpu_update(cctx);
+	load_cpuperf_update(cpu, cctx);
 	tctx->exec_charged = p->se.sum_exec_runtime;
 	vtime_update_min(cctx, tctx->vruntime);
 	vtime_grant_slice(p, tctx, cctx);
@@ -250,6 +251,7 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	vtime_charge(p, tctx);
 	load_task_update(tctx);
 	load_cpu_update(cctx);
+	load_cpuperf_update(cpu, cctx);
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
 	curr_update(tctx, cctx);
 	vtime_check_preempt_tick(p, tctx, cpu, cctx);
