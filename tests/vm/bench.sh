@@ -130,5 +130,4 @@ check bench_fairrs_never_ejected "$(grep '^EJECTED fairrs' "$RECORDS" | head -n 
     sh -c "! grep -q '^EJECTED fairrs' '$RECORDS'"
 # The kernel log, less what it says of the peers: a peer ejected (the kernel's
 # watchdog, say) is marked in the table, not a failure of scx_fairrs.
-trouble=$(kernel_trouble | grep -v 'BPF scheduler "\(bpfland\|flash\)' || true)
-check bench_kernel_log_clean "${trouble:-clean}" [ -z "$trouble" ]
+check_kernel_log bench_kernel_log_clean 'BPF scheduler "\(bpfland\|flash\)'

@@ -62,11 +62,12 @@ record_results() {
     check "${suite}_cases_ran" "$n of $expected results reported" [ "$n" -eq "$expected" ]
 }
 
-# check_kernel_log NAME: nothing in the kernel log says the scheduler or the
-# kernel went wrong (kernel_trouble below).
+# check_kernel_log NAME [IGNORE]: nothing in the kernel log says the scheduler
+# or the kernel went wrong (kernel_trouble below), lines matching the grep
+# pattern IGNORE aside.
 check_kernel_log() {
     local trouble
-    trouble=$(kernel_trouble)
+    trouble=$(kernel_trouble | { if [ -n "${2:-}" ]; then grep -v -- "$2"; else cat; fi; } || true)
     check "$1" "${trouble:-clean}" [ -z "$trouble" ]
 }
 

@@ -23,7 +23,7 @@
 //! The workloads print `BENCH <metric> <value>`; the script prefixes the
 //! scheduler and round.
 
-use crate::{all_cpus, gettid, nr_cpus, set_nice, thread_cpu_ns};
+use crate::{all_cpus, nr_cpus, thread_cpu_ns};
 use std::collections::BTreeMap;
 use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -212,45 +212,23 @@ fn timer(secs: Duration) {
 /// of their CPU time and max/min among the nice-0 hogs, with the per-hog
 /// CPU seconds.
 pub fn nice_mix_measure(secs: Duration) -> (f64, f64, Vec<f64>) {
-    let nices = [0, 0, 0, 0, 5, 5, 5, 5];
-    let stop = Arc::new(AtomicBool::new(false));
-    let ready = Arc::new(Barrier::new(nices.len() + 1));
-    let tids = Arc::new((0..nices.len()).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
     // Start from the worst placement: the nice-0 hogs two to a CPU on the
     // first half of the CPUs, the nice-5 ones on the second half.
     let n = nr_cpus();
-    let handles: Vec<_> = nices
-        .iter()
-        .enumerate()
-        .map(|(i, &nice)| {
-            let (stop, ready, tids) = (stop.clone(), ready.clone(), tids.clone());
-            let start_cpu = if nice == 0 { (i / 2) % n } else { (n / 2 + (i - 4) / 2) % n };
-            thread::spawn(move || {
-                crate::set_affinity(0, &[start_cpu]);
-                set_nice(nice);
-                tids[i].store(gettid() as u64, Ordering::SeqCst);
-                ready.wait();
-                let mut x = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-                }
-            })
-        })
+    let specs: Vec<(Vec<usize>, i32)> = (0..8)
+        .map(|i| if i < 4 { (vec![(i / 2) % n], 0) } else { (vec![(n / 2 + (i - 4) / 2) % n], 5) })
         .collect();
-    ready.wait();
-    let tids: Vec<i32> = tids.iter().map(|t| t.load(Ordering::SeqCst) as i32).collect();
+    let hogs = crate::Hogs::start_each(&specs);
     thread::sleep(Duration::from_millis(500));
-    for &t in &tids {
+    for &t in &hogs.tids {
         crate::set_affinity(t, &all_cpus());
     }
     thread::sleep(Duration::from_secs(3));
-    let before: Vec<u64> = tids.iter().map(|&t| thread_cpu_ns(t)).collect();
+    let before: Vec<u64> = hogs.tids.iter().map(|&t| thread_cpu_ns(t)).collect();
     thread::sleep(secs);
-    let got: Vec<f64> = tids.iter().zip(&before).map(|(&t, b)| thread_cpu_ns(t).saturating_sub(*b) as f64).collect();
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        h.join().unwrap();
-    }
+    let got: Vec<f64> =
+        hogs.tids.iter().zip(&before).map(|(&t, b)| thread_cpu_ns(t).saturating_sub(*b) as f64).collect();
+    hogs.stop();
     let nice0 = &got[..4];
     let share = nice0.iter().sum::<f64>() / got.iter().sum::<f64>().max(1.0);
     let (max, min) = nice0.iter().fold((0.0f64, f64::MAX), |(a, b), &v| (a.max(v), b.min(v)));

@@ -406,7 +406,8 @@ fn cpu_run_ns() -> Vec<u64> {
         .collect()
 }
 
-/// Spinning threads started on `start_cpus`; the caller gets their tids.
+/// Spinning threads, each started on its own set of CPUs and nice level; the
+/// caller gets their tids.
 struct Hogs {
     stop: Arc<AtomicBool>,
     tids: Vec<i32>,
@@ -414,15 +415,27 @@ struct Hogs {
 }
 
 impl Hogs {
+    /// `n` nice-0 hogs started on `start_cpus`.
     fn start(n: usize, start_cpus: &[usize]) -> Self {
+        Self::start_each(&vec![(start_cpus.to_vec(), 0); n])
+    }
+
+    /// One hog per `(start CPUs, nice)`.
+    fn start_each(specs: &[(Vec<usize>, i32)]) -> Self {
+        let n = specs.len();
         let stop = Arc::new(AtomicBool::new(false));
         let ready = Arc::new(Barrier::new(n + 1));
         let tids = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
-        let handles = (0..n)
-            .map(|i| {
-                let (stop, ready, tids, cpus) = (stop.clone(), ready.clone(), tids.clone(), start_cpus.to_vec());
+        let handles = specs
+            .iter()
+            .enumerate()
+            .map(|(i, (cpus, nice))| {
+                let (stop, ready, tids, cpus, nice) = (stop.clone(), ready.clone(), tids.clone(), cpus.clone(), *nice);
                 thread::spawn(move || {
                     set_affinity(0, &cpus);
+                    if nice != 0 {
+                        set_nice(nice);
+                    }
                     tids[i].store(gettid() as u64, Ordering::SeqCst);
                     ready.wait();
                     let mut x = 0u64;
