@@ -31,9 +31,11 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # --- 1. host packages -------------------------------------------------------
+# linux-perf: hackbench (perf bench sched messaging) in the bench suite;
+# fonts-dejavu-core: the benchmark chart's font.
 HOST_PKGS=(clang-19 llvm-19 libclang-19-dev libelf-dev zlib1g-dev pkg-config
            qemu-system-x86 busybox-static kmod udev stress-ng
-           zstd ca-certificates systemd)
+           zstd ca-certificates systemd linux-perf fonts-dejavu-core)
 BACKPORTS=/etc/apt/sources.list.d/bookworm-backports.list
 
 missing_pkgs() {
