@@ -18,6 +18,7 @@ extern "C" {
     fn fairrs_cfs_place_new(floor: u64, weight: u32, slice: u64) -> u64;
     fn fairrs_cfs_place_waking(vruntime: u64, floor: u64, latency: u64) -> u64;
     fn fairrs_cfs_wakeup_preempts(wakee_vr: u64, weight: u32, curr_vr: u64, gran: u64) -> c_int;
+    fn fairrs_cfs_yield_skips(yielder_vr: u64, weight: u32, next_vr: u64, gran: u64) -> c_int;
     fn fairrs_cfs_tick_preempts(
         ran: u64,
         ideal: u64,
@@ -52,6 +53,9 @@ fn place_waking(v: u64, floor: u64) -> u64 {
 }
 fn wakeup_preempts(wakee: u64, w: u32, curr: u64) -> bool {
     unsafe { fairrs_cfs_wakeup_preempts(wakee, w, curr, WAKEUP_GRAN) != 0 }
+}
+fn yield_skips(yielder: u64, w: u32, next: u64) -> bool {
+    unsafe { fairrs_cfs_yield_skips(yielder, w, next, WAKEUP_GRAN) != 0 }
 }
 fn tick_preempts(ran: u64, ideal: u64, curr: u64, leftmost: Option<u64>) -> bool {
     unsafe { fairrs_cfs_tick_preempts(ran, ideal, MIN_GRAN, curr, leftmost.is_some().into(), leftmost.unwrap_or(0)) != 0 }
@@ -157,6 +161,22 @@ fn cfs_wakeup_preemption_needs_the_granularity_lead() {
     assert!(wakeup_preempts(9_400_000, 2048, curr));
     assert!(!wakeup_preempts(7_000_000, 335, curr));
     assert!(wakeup_preempts(6_900_000, 335, curr));
+}
+
+#[test]
+fn cfs_yield_skips_the_yielder_only_within_the_granularity() {
+    // pick_next_entity(): the yielder (leftmost) gives way to the next task
+    // when wakeup_preempt_entity(next, yielder) < 1, i.e. when next leads it
+    // by at most wakeup_gran(yielder) = 1 ms x 1024 / weight.
+    let yielder = 10_000_000;
+    assert!(yield_skips(yielder, 1024, 10_000_000), "level: skipped");
+    assert!(yield_skips(yielder, 1024, 10_500_000), "0.5 ms ahead: skipped");
+    assert!(yield_skips(yielder, 1024, 11_000_000), "exactly the granularity: skipped");
+    assert!(!yield_skips(yielder, 1024, 11_000_001), "further ahead: the yielder runs on");
+    // Scaled to the yielder's weight: nice 5 (335) has 3.06 ms, weight 2048 0.5 ms.
+    assert!(yield_skips(yielder, 335, 13_000_000));
+    assert!(!yield_skips(yielder, 335, 13_100_000));
+    assert!(!yield_skips(yielder, 2048, 10_600_000));
 }
 
 #[test]

@@ -17,7 +17,9 @@
  *   busiest > local * imbalance_pct / 100 (numa_imbalance_pct across nodes),
  *   asks the least loaded CPU to pull one waiting task whose load is at most
  *   half the gap (load_balance() / detach_tasks()): moving it narrows the gap,
- *   moving anything heavier would only swap the imbalance. A task moved by the
+ *   moving anything heavier would only swap the imbalance. After failed
+ *   rounds the bound relaxes, and a queue stuck with only heavy tasks starts
+ *   a swap of two (balance_swap_min_load()). A task moved by the
  *   balancer is not moved again in the next round. The timer only decides and
  *   kicks; the pull itself happens in the puller's ops.dispatch, the one
  *   context where moving a task between queues is always allowed.
@@ -162,6 +164,15 @@ static __always_inline u64 balance_load(const struct fairrs_cpu_ctx *cctx)
 	return load > 0 ? load : 0;
 }
 
+/* How much more load @sctx's queue carries than @dctx's, 0 if none. */
+static __always_inline u64 balance_gap(const struct fairrs_cpu_ctx *sctx,
+				       const struct fairrs_cpu_ctx *dctx)
+{
+	u64 s = balance_load(sctx), d = balance_load(dctx);
+
+	return s > d ? s - d : 0;
+}
+
 /*
  * The heaviest task one move from @src to @dst may carry: half their load gap,
  * so that the move narrows the gap instead of swapping it. After @failed
@@ -176,11 +187,10 @@ static __always_inline u64 balance_load(const struct fairrs_cpu_ctx *cctx)
 static __always_inline u64 balance_max_load(const struct fairrs_cpu_ctx *sctx,
 					    const struct fairrs_cpu_ctx *dctx, u32 failed)
 {
-	u64 s = balance_load(sctx), d = balance_load(dctx), gap, cap;
+	u64 gap = balance_gap(sctx, dctx), cap;
 
-	if (s <= d)
+	if (!gap)
 		return 0;
-	gap = s - d;
 	cap = gap * 100 / READ_ONCE(tun.imbalance_pct);
 	failed = failed < BALANCE_MAX_FAILED ? failed : BALANCE_MAX_FAILED;
 	gap = (gap / 2) << failed;
@@ -188,17 +198,62 @@ static __always_inline u64 balance_max_load(const struct fairrs_cpu_ctx *sctx,
 }
 
 /*
- * Would the periodic balancer move @p from its queue to @dst now? From a queue
- * its CPU does not serve (@urgent), any task that may run on @dst goes: it
- * cannot run where it is, so neither its load nor its cache matter.
+ * The first move of a swap, for a pair whose gap no single move can narrow
+ * within balance_max_load(): @src holds only tasks too heavy for it (two
+ * nice-0 tasks, 2048), @dst only light ones (three nice-5 tasks, 1005), and
+ * the CPUs in between are even. CFS gets out of this because its relaxed
+ * bound (shr_bound(load, nr_balance_failed), Linux v6.5
+ * kernel/sched/fair.c detach_tasks()) has no cap; it then also moves equal
+ * tasks back and forth for ever (5 hogs on 4 CPUs). Here a heavy task may
+ * move when the move still lowers the pair's larger load, by at least 1/64
+ * of the gap (balance_swap_max_load()), and @dst then holds a task light
+ * enough to go the other way at once: one at most half the new gap,
+ * 2 * load - gap. So the swap completes in the next rounds, each move lowers
+ * the sum of squared loads, and a lone task is never moved onto a lone task.
+ *
+ * Returns the least load a task must carry for that, or 0 when nothing waits
+ * in @dst's queue (whatever runs there cannot be moved by the balancer). A
+ * global function (see balance_find_src()): scalar arguments only.
+ */
+__noinline u64 balance_swap_min_load(s32 dst, u64 gap)
+{
+	struct task_struct *p;
+	s64 lightest = -1;
+
+	bpf_rcu_read_lock();
+	bpf_for_each(scx_dsq, p, cpu_dsq(dst), 0) {
+		struct task_ctx *tctx = task_ctx(p);
+
+		if (tctx && (lightest < 0 || tctx->load_contrib < lightest))
+			lightest = tctx->load_contrib;
+	}
+	bpf_rcu_read_unlock();
+	if (lightest < 0)
+		return 0;
+	/* load > lightest + gap / 2, i.e. lightest < (2 * load - gap) / 2 */
+	return lightest + gap / 2 + 1;
+}
+
+/* The heaviest task the first move of a swap may carry: just under the @gap. */
+static __always_inline u64 balance_swap_max_load(u64 gap)
+{
+	return gap - gap / 64;
+}
+
+/*
+ * Would the periodic balancer move @p from its queue to @dst now, carrying a
+ * load within [@min_load, @max_load]? From a queue its CPU does not serve
+ * (@urgent), any task that may run on @dst goes: it cannot run where it is,
+ * so neither its load nor its cache matter.
  */
 static __always_inline bool balance_periodic_candidate(struct task_struct *p,
 						       struct task_ctx *tctx, s32 dst,
-						       u64 max_load, bool urgent, u64 now)
+						       u64 min_load, u64 max_load, bool urgent,
+						       u64 now)
 {
 	if (urgent)
 		return balance_can_move(p, tctx, dst, true, now);
-	if (tctx->load_contrib > (s64)max_load)
+	if (tctx->load_contrib > (s64)max_load || tctx->load_contrib < (s64)min_load)
 		return false;
 	/* Never bounce: a task the last round moved stays put this round. */
 	if (tctx->lb_round && lb_round - tctx->lb_round <= 1)
@@ -227,6 +282,7 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	s32 src = dctx->pull_src;
 	bool urgent = dctx->pull_urgent;
 	u32 failed = dctx->pull_failed;
+	u64 swap_min = dctx->pull_swap_min;
 
 	if (src < 0)
 		return false;
@@ -234,7 +290,8 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	sctx = cpu_ctx(src);
 	if (!sctx || src == dst)
 		return false;
-	max_load = balance_max_load(sctx, dctx, failed);
+	max_load = swap_min ? balance_swap_max_load(balance_gap(sctx, dctx)) :
+			      balance_max_load(sctx, dctx, failed);
 	if (!max_load && !urgent)
 		return false;
 	now = scx_bpf_now();
@@ -243,7 +300,7 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 		struct task_ctx *tctx = task_ctx(p);
 
 		if (!tctx || tctx->queue_cpu != src ||
-		    !balance_periodic_candidate(p, tctx, dst, max_load, urgent, now))
+		    !balance_periodic_candidate(p, tctx, dst, swap_min, max_load, urgent, now))
 			continue;
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
 			/* Only a marker against bouncing; races are harmless. */
@@ -400,18 +457,46 @@ __noinline s32 balance_find_dst(s32 src, u64 most, u32 urgent, u64 now)
 }
 
 /*
+ * Does @src's queue hold a task the periodic balancer would move to @dst,
+ * carrying a load within [@min_load, @max_load]? A global function (see
+ * balance_find_src()): the balancer asks it twice.
+ */
+__noinline int balance_find_task(s32 src, s32 dst, u64 min_load, u64 max_load, u32 urgent)
+{
+	struct task_struct *p;
+	u64 now = scx_bpf_now();
+	int found = 0;
+
+	/*
+	 * A timer callback is not an RCU read-side section by itself, and
+	 * iterating a DSQ needs one (older kernels' verifiers insist).
+	 */
+	bpf_rcu_read_lock();
+	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
+		struct task_ctx *tctx = task_ctx(p);
+
+		if (tctx && balance_periodic_candidate(p, tctx, dst, min_load, max_load, urgent, now)) {
+			found = 1;
+			break;
+		}
+	}
+	bpf_rcu_read_unlock();
+	return found;
+}
+
+/*
  * One round of periodic balancing: find the queue that most needs to give a
  * task, the CPU that should take it, and whether a task there is worth
- * moving; if so, leave the pull request and wake the puller if it idles (a
- * busy puller serves the request at its next dispatch, within one slice).
+ * moving (after failed rounds, whether a swap can start); if so, leave the
+ * pull request and wake the puller if it idles (a busy puller serves the
+ * request at its next dispatch, within one slice).
  */
 static __always_inline void balance_periodic(void)
 {
 	struct fairrs_cpu_ctx *sctx, *dctx;
-	struct task_struct *p;
-	u64 max_load, now;
+	u64 max_load, gap, swap_min = 0, now;
 	s32 src, dst;
-	bool found = false, urgent;
+	bool urgent;
 
 	lb_round++;
 	now = scx_bpf_now();
@@ -430,29 +515,27 @@ static __always_inline void balance_periodic(void)
 		return;
 
 	max_load = balance_max_load(sctx, dctx, lb_failed);
-	/*
-	 * A timer callback is not an RCU read-side section by itself, and
-	 * iterating a DSQ needs one (older kernels' verifiers insist).
-	 */
-	bpf_rcu_read_lock();
-	bpf_for_each(scx_dsq, p, cpu_dsq(src), 0) {
-		struct task_ctx *tctx = task_ctx(p);
-
-		if (tctx && balance_periodic_candidate(p, tctx, dst, max_load, urgent, now)) {
-			found = true;
-			break;
-		}
-	}
-	bpf_rcu_read_unlock();
-	if (!found) {
-		if (lb_failed < BALANCE_MAX_FAILED)
+	if (!balance_find_task(src, dst, 0, max_load, urgent)) {
+		if (lb_failed < BALANCE_MAX_FAILED) {
 			lb_failed++;
-		return;
+			return;
+		}
+		/* Relaxed as far as it goes and still stuck: start a swap? */
+		if (urgent)
+			return;
+		gap = balance_gap(sctx, dctx);
+		max_load = balance_swap_max_load(gap);
+		if (gap)
+			swap_min = balance_swap_min_load(dst, gap);
+		if (!swap_min || !balance_find_task(src, dst, swap_min, max_load, 0))
+			return;
+		stat_inc(FAIRRS_STAT_BALANCE_SWAP);
 	}
 
 	dctx->pull_src = src;
 	dctx->pull_urgent = urgent;
 	dctx->pull_failed = lb_failed;
+	dctx->pull_swap_min = swap_min;
 	lb_failed = 0;
 	dctx->pull_stamp_ns = now;
 	stat_inc(urgent ? FAIRRS_STAT_BALANCE_TAKEN : FAIRRS_STAT_BALANCE_REQ);

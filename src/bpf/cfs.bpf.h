@@ -125,6 +125,18 @@ static __always_inline int cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 cur
 }
 
 /*
+ * pick_next_entity()'s skip buddy: the task that called sched_yield(), at
+ * @yielder_vr with @weight and still the leftmost, is passed over for the next
+ * task at @next_vr only while that one is within wakeup_gran() of it
+ * (wakeup_preempt_entity(next, yielder) < 1). A yield cannot give away more
+ * than that: a yielder far behind runs on.
+ */
+static __always_inline int cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_vr, u64 gran)
+{
+	return !cfs_wakeup_preempts(yielder_vr, weight, next_vr, gran);
+}
+
+/*
  * check_preempt_tick(): the running task, which has run @ran ns of a slice
  * whose ideal length is now @ideal, gives way when it ran longer than that,
  * or, once it ran min_granularity, when its vruntime @curr_vr leads the

@@ -12,6 +12,7 @@ u64 fairrs_cfs_slice(u32 weight, u64 load, u64 nr_running, u64 latency, u64 min_
 u64 fairrs_cfs_place_new(u64 floor, u32 weight, u64 slice);
 u64 fairrs_cfs_place_waking(u64 vruntime, u64 floor, u64 latency);
 int fairrs_cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 curr_vr, u64 gran);
+int fairrs_cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_vr, u64 gran);
 int fairrs_cfs_tick_preempts(u64 ran, u64 ideal, u64 min_gran, u64 curr_vr, int has_leftmost,
 			     u64 leftmost_vr);
 u64 fairrs_cfs_min_vruntime(u64 floor, u64 curr_vr, int has_leftmost, u64 leftmost_vr);
@@ -32,6 +33,10 @@ u64 fairrs_cfs_place_waking(u64 vruntime, u64 floor, u64 latency)
 int fairrs_cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 curr_vr, u64 gran)
 {
 	return cfs_wakeup_preempts(wakee_vr, weight, curr_vr, gran);
+}
+int fairrs_cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_vr, u64 gran)
+{
+	return cfs_yield_skips(yielder_vr, weight, next_vr, gran);
 }
 int fairrs_cfs_tick_preempts(u64 ran, u64 ideal, u64 min_gran, u64 curr_vr, int has_leftmost,
 			     u64 leftmost_vr)

@@ -65,7 +65,7 @@ struct task_ctx {
 	bool	on_queue;
 	/* Not placed yet: gets START_DEBIT at its first wakeup. */
 	bool	is_new;
-	/* Called sched_yield(): skips its next pick if anyone else waits. */
+	/* Called sched_yield(): the skip buddy of its next pick (cfs_yield_skips()). */
 	bool	yielded;
 	/* Just placed as a new task: its first enqueue checks preemption (WF_FORK). */
 	bool	forked;

@@ -70,6 +70,7 @@ struct fairrs_tunables {
 	X(BALANCE_TAKEN,	"balance_taken", "periodic balancer moving a task off a CPU taken by real-time or deadline work") \
 	X(TICK_PREEMPT,		"tick_preempt",	"slice ended at a tick: ran its ideal slice, led the queue by it, or a deferred wakee preempts") \
 	X(PREEMPT_DEFERRED,	"preempt_deferred", "wakeup preemption left to the tick: the running task was protected") \
+	X(BALANCE_SWAP,		"balance_swap",	"periodic balancer moving a heavy task to start a swap of two (balance_swap_min_load())") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
 
@@ -141,6 +142,11 @@ struct fairrs_cpu_ctx {
 	u32	pull_urgent;
 	/* Failed balancing rounds before that request (balance_max_load()). */
 	u32	pull_failed;
+	/*
+	 * Non-zero when that request is the first move of a swap: the task
+	 * pulled must be at least this heavy (balance_swap_min_load()).
+	 */
+	u64	pull_swap_min;
 	/* When a task of ours last stopped running here (curr_stop()). */
 	u64	left_ns;
 	/* Balancing round in which this queue last gave a task away. */

@@ -182,7 +182,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
  * Then CFS's pick_next_entity(): the task just running keeps the CPU if it is
  * still runnable and no queued task is further behind it; otherwise the head
  * of this CPU's queue runs; an empty queue pulls from the nearest busy queue.
- * A task that yielded gives way to any queued task.
+ * A task that yielded gives way to a queued task within wakeup_granularity.
  */
 void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 {
@@ -307,15 +307,18 @@ void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
 }
 
 /*
- * sched_yield(): as yield_task_fair(), the yielder gives up the rest of its
- * slice and, if anyone else is queued here, the next pick (see dispatch).
+ * sched_yield(): as yield_task_fair(), the yielder's vruntime is brought up to
+ * date (update_curr()), it gives up the rest of its slice and becomes the skip
+ * buddy for the next pick (vtime_keep_prev()).
  */
 bool BPF_STRUCT_OPS(fairrs_yield, struct task_struct *from, struct task_struct *to)
 {
 	struct task_ctx *tctx = task_ctx(from);
 
-	if (tctx)
+	if (tctx) {
+		vtime_charge(from, tctx);
 		tctx->yielded = true;
+	}
 	scx_bpf_task_set_slice(from, 0);
 	return false;
 }

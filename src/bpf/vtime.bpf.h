@@ -135,8 +135,9 @@ static __always_inline void vtime_check_preempt_tick(struct task_struct *p, cons
 /*
  * pick_next_entity() for the task that just ran: @prev, still runnable, keeps
  * @cpu when no task queued there is further behind it, with a fresh slice (the
- * kernel runs it on). A task that yielded gives way to any queued task, once.
- * Returns true when @prev keeps the CPU.
+ * kernel runs it on). A task that yielded is the skip buddy, once: it gives
+ * way to the head when that is within wakeup_granularity of it
+ * (cfs_yield_skips()). Returns true when @prev keeps the CPU.
  */
 static __always_inline bool vtime_keep_prev(struct task_struct *prev, s32 cpu,
 					    struct fairrs_cpu_ctx *cctx)
@@ -149,7 +150,9 @@ static __always_inline bool vtime_keep_prev(struct task_struct *prev, s32 cpu,
 		return false;
 	yielded = tctx->yielded;
 	tctx->yielded = false;
-	if (head && (yielded || vtime_before(head->scx.dsq_vtime, tctx->vruntime)))
+	if (head && (vtime_before(head->scx.dsq_vtime, tctx->vruntime) ||
+		     (yielded && cfs_yield_skips(tctx->vruntime, tctx->weight, head->scx.dsq_vtime,
+						 READ_ONCE(tun.wakeup_granularity_ns)))))
 		return false;
 	vtime_grant_slice(prev, tctx, cctx);
 	stat_inc(FAIRRS_STAT_KEEP_PREV);

@@ -3,16 +3,17 @@
 # Guest side of the balance suite: spreading, unpinning, affinity and (on a
 # 2-node VM) NUMA placement, measured under the kernel's own scheduler and
 # under scx_fairrs in one boot; the scx_fairrs figures are checked.
-#   balance.sh [CASE]     CASE: spread, unpin, affinity, rt_cpu, churn, nice_mix or numa (default: all but numa)
+#   balance.sh [CASE]     CASE: spread, unpin, affinity, rt_cpu, churn, nice_mix, nice_mix_stuck
+#                       or numa (default: all but numa)
 . tests/vm/lib.sh
 SECS=${BALANCE_SECS:-10}
-CASES=${1:-spread unpin affinity rt_cpu churn nice_mix}
+CASES=${1:-spread unpin affinity rt_cpu churn nice_mix nice_mix_stuck}
 dmesg -C
 
 cases() { for c in $CASES; do $BENCH balance --secs "$SECS" --only "$c"; done; }
 expected=0
 for c in $CASES; do
-    case $c in spread) expected=$((expected + 4)) ;; numa|nice_mix) expected=$((expected + 2)) ;; *) expected=$((expected + 1)) ;; esac
+    case $c in spread) expected=$((expected + 4)) ;; numa|nice_mix|nice_mix_stuck) expected=$((expected + 2)) ;; *) expected=$((expected + 1)) ;; esac
 done
 # Each case and its calibration, the attach and exit checks, the case count
 # and the kernel log.

@@ -44,7 +44,9 @@ expect_checks() { echo "$1" > "$OUT/expected-checks"; }
 # scheduler follows the same rules (nice weights, equal shares, balancing),
 # so its figure must meet the same bounds ("<case>_kernel_calibration"). If
 # it does not, the bound or the VM is wrong, not only scx_fairrs. A missing
-# kernel figure fails that check too.
+# kernel figure fails that check too. Cases listed in $UNCALIBRATED are the
+# exception: rules where today's kernel deliberately differs from CFS (the
+# suite says why); their kernel figure is shown, not checked.
 record_results() {
     local suite=$1 expected=$2 file=$3 kfile=${4:-} n kernel kvalue
     grep '^RESULT' "$file" > "$OUT/$suite-results.tmp"
@@ -52,7 +54,7 @@ record_results() {
         kernel=""
         [ -z "$kfile" ] || kernel=" | kernel:$(awk -v c="$case" '$1 == "RESULT" && $2 == c { $1 = $2 = $4 = $5 = ""; print }' "$kfile")"
         check "$case" "scx_fairrs $value (bounds $lo..$hi): $detail$kernel" within "$value" "$lo" "$hi"
-        if [ -n "$kfile" ]; then
+        if [ -n "$kfile" ] && ! has " ${UNCALIBRATED:-} " " $case "; then
             kvalue=$(awk -v c="$case" '$1 == "RESULT" && $2 == c { print $3; exit }' "$kfile")
             check "${case}_kernel_calibration" "kernel's scheduler ${kvalue:-missing} (same bounds $lo..$hi)" \
                 within_present "$kvalue" "$lo" "$hi"

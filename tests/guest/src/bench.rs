@@ -206,18 +206,31 @@ fn timer(secs: Duration) {
     emit("timer_p99_us", percentile(&late, 0.99) / 1e3);
 }
 
-/// 4 nice-0 and 4 nice-5 hogs, started two nice-0 to a CPU on half the CPUs
-/// and two nice-5 to a CPU on the others, then free to run anywhere; after 3 s
-/// to settle, the nice-0 group's share
-/// of their CPU time and max/min among the nice-0 hogs, with the per-hog
-/// CPU seconds.
-pub fn nice_mix_measure(secs: Duration) -> (f64, f64, Vec<f64>) {
-    // Start from the worst placement: the nice-0 hogs two to a CPU on the
-    // first half of the CPUs, the nice-5 ones on the second half.
+/// Where the nice-mix hogs start, before they are let free: CPUs for the 4
+/// nice-0 hogs, then for the 4 nice-5 ones (taken modulo the CPU count).
+pub enum MixStart {
+    /// The worst placement: two nice-0 hogs to a CPU on the first half of
+    /// the CPUs, two nice-5 ones to a CPU on the second half. No single move
+    /// within half the gap helps: the balancer must relax its bound.
+    Worst,
+    /// One CPU with a nice-0 hog, one with nice-0 and nice-5, one with two
+    /// nice-0 and one with three nice-5 (1024, 1359, 2048, 1005 on 4 CPUs): no
+    /// single move narrows a gap by a real margin, only a swap of a nice-0
+    /// and a nice-5 hog gets out.
+    Stuck,
+}
+
+/// 4 nice-0 and 4 nice-5 hogs started as `start` says, then free to run
+/// anywhere; after 3 s to settle, the nice-0 group's share of their CPU time
+/// and max/min among the nice-0 hogs, with the per-hog CPU seconds.
+pub fn nice_mix_measure(secs: Duration, start: MixStart) -> (f64, f64, Vec<f64>) {
     let n = nr_cpus();
-    let specs: Vec<(Vec<usize>, i32)> = (0..8)
-        .map(|i| if i < 4 { (vec![(i / 2) % n], 0) } else { (vec![(n / 2 + (i - 4) / 2) % n], 5) })
-        .collect();
+    let cpus: [usize; 8] = match start {
+        MixStart::Worst => [0, 0, 1, 1, n / 2, n / 2, n / 2 + 1, n / 2 + 1],
+        MixStart::Stuck => [0, 1, 2, 2, 1, 3, 3, 3],
+    };
+    let specs: Vec<(Vec<usize>, i32)> =
+        cpus.iter().enumerate().map(|(i, &c)| (vec![c % n], if i < 4 { 0 } else { 5 })).collect();
     let hogs = crate::Hogs::start_each(&specs);
     thread::sleep(Duration::from_millis(500));
     for &t in &hogs.tids {
@@ -236,7 +249,7 @@ pub fn nice_mix_measure(secs: Duration) -> (f64, f64, Vec<f64>) {
 }
 
 fn nice_mix(secs: Duration) {
-    let (share, max_over_min, _) = nice_mix_measure(secs);
+    let (share, max_over_min, _) = nice_mix_measure(secs, MixStart::Worst);
     emit("nice_mix_share", share);
     emit("nice_mix_maxmin", max_over_min);
 }

@@ -86,6 +86,8 @@ fn thread_cpu_ns(tid: i32) -> u64 {
 enum Policy {
     Nice(i32),
     Idle,
+    /// nice 0, calling sched_yield() in a loop instead of spinning
+    Yielder,
 }
 
 /// Spinning threads pinned to one CPU, each with a policy; returns the CPU
@@ -102,12 +104,17 @@ fn hogs(cpu: usize, policies: &[Policy], warmup: Duration, secs: Duration) -> Ve
             match pol {
                 Policy::Nice(n) => set_nice(n),
                 Policy::Idle => set_sched_idle(),
+                Policy::Yielder => set_nice(0),
             }
             tids[i].store(gettid() as u64, Ordering::SeqCst);
             ready.wait();
             let mut x = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                if matches!(pol, Policy::Yielder) {
+                    unsafe { libc::sched_yield() };
+                } else {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
             }
         }));
     }
@@ -143,6 +150,18 @@ fn three_equal(cpu: usize, warm: Duration, secs: Duration) {
     let ratio = mx as f64 / mn.max(1) as f64;
     let ms: Vec<u64> = t.iter().map(|v| v / 1_000_000).collect();
     result("three_equal_max_over_min", ratio, 1.0, 1.05, &format!("cpu ms {ms:?}"));
+}
+
+/// A thread calling sched_yield() in a loop beside a nice-0 hog on one CPU.
+/// CFS's yield only marks the yielder as the skip buddy, and
+/// pick_next_entity() passes it over only while the next task is within
+/// wakeup_granularity of it (Linux v6.5 kernel/sched/fair.c): yielding cannot
+/// make a task give up its fair share, so the yielder still gets about half
+/// the CPU. A yield that always gives way would leave it next to nothing.
+fn yield_loop(cpu: usize, warm: Duration, secs: Duration) {
+    let t = hogs(cpu, &[Policy::Yielder, Policy::Nice(0)], warm, secs);
+    let share = t[0] as f64 / (t[0] + t[1]).max(1) as f64;
+    result("yield_loop_share", share, 0.45, 0.55, &format!("the yielder's share beside a hog (fair 0.5); cpu ms {} / {}", t[0] / 1_000_000, t[1] / 1_000_000));
 }
 
 fn idle_vs_normal(cpu: usize, warm: Duration, secs: Duration) {
@@ -525,12 +544,12 @@ fn churn(secs: Duration) {
 /// 335) = 0.7535 and the nice-0 hogs alike. Two nice-0 hogs on one CPU and two
 /// nice-5 on another cannot be evened out by moving only tasks lighter than
 /// half the gap; CFS relaxes that bound after failed rounds (detach_tasks()).
-fn nice_mix(secs: Duration) {
-    let (share, max_over_min, got) = bench::nice_mix_measure(secs);
+fn nice_mix(case: &str, secs: Duration, start: bench::MixStart) {
+    let (share, max_over_min, got) = bench::nice_mix_measure(secs, start);
     let per: Vec<String> = got.iter().map(|v| format!("{v:.2}")).collect();
     let detail = format!("cpu s per hog, nice 0 then 5: [{}]", per.join(" "));
-    result("nice_mix_nice0_share", share, 0.7485, 0.7585, &detail);
-    result("nice_mix_nice0_max_over_min", max_over_min, 1.0, 1.05, "among the 4 nice-0 hogs");
+    result(&format!("{case}_nice0_share"), share, 0.7485, 0.7585, &detail);
+    result(&format!("{case}_nice0_max_over_min"), max_over_min, 1.0, 1.05, "among the 4 nice-0 hogs");
 }
 
 /// nr_cpus hogs pinned to CPU 0, then unpinned: how long until each runs on
@@ -820,7 +839,10 @@ fn main() {
                 churn(secs);
             }
             if want("nice_mix") {
-                nice_mix(secs);
+                nice_mix("nice_mix", secs, bench::MixStart::Worst);
+            }
+            if want("nice_mix_stuck") {
+                nice_mix("nice_mix_stuck", secs, bench::MixStart::Stuck);
             }
             return;
         }
@@ -846,6 +868,9 @@ fn main() {
     }
     if want("idle") {
         idle_vs_normal(cpu, warm, secs);
+    }
+    if want("yield") {
+        yield_loop(cpu, warm, secs);
     }
     if want("fork") {
         fork_storm(cpu, warm, secs);
