@@ -4,7 +4,11 @@
 # Boot the cached sched_ext kernel in a virtme-ng VM on the host's own root
 # (read-only) and run one guest command; exit with the guest command's code.
 #
-#   vm/run.sh [--kernel SERIES] [--cpus N] [--memory SIZE] [--numa SPEC]... [--out DIR] -- 'guest command'
+#   vm/run.sh [--kernel SERIES] [--cpus N] [--topology S,C,T] [--memory SIZE] [--numa SPEC]...
+#             [--out DIR] -- 'guest command'
+#
+# --topology S,C,T lays the CPUs out as S sockets of C cores of T threads
+# (S * C * T must equal --cpus); each socket has its own last-level cache.
 #
 # --kernel picks a kernel series vm/setup.sh has fetched (7 by default, 6.16, 6.18).
 #
@@ -19,19 +23,27 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
-cpus=4 memory=2G out="" extra=() series=7
+cpus=4 memory=2G out="" extra=() series=7 topology=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --kernel) series=$2; shift 2 ;;
         --cpus) cpus=$2; shift 2 ;;
         --memory) memory=$2; shift 2 ;;
         --numa) extra+=(--numa "$2"); shift 2 ;;
+        --topology) topology=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --) shift; break ;;
         *) echo "vm/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
 [ $# -ge 1 ] || { echo "usage: vm/run.sh [options] -- 'guest command'" >&2; exit 2; }
+if [ -n "$topology" ]; then
+    IFS=, read -r sockets cores threads <<< "$topology"
+    [ "$((sockets * cores * threads))" = "$cpus" ] ||
+        { echo "vm/run.sh: --topology $topology makes $((sockets * cores * threads)) CPUs, not --cpus $cpus" >&2; exit 2; }
+    # QEMU merges this with the -smp N vng passes (one L3 cache per socket).
+    extra+=(--qemu-opts "-smp $cpus,sockets=$sockets,cores=$cores,threads=$threads")
+fi
 
 KENV="$CACHE_DIR/kernel.env"
 [ "$series" = 7 ] || KENV="$CACHE_DIR/kernel-$series.env"

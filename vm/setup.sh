@@ -14,8 +14,11 @@
 #      under ~/.cache/scx_fairrs/kernel/<ver>, with its modules installed in
 #      /usr/lib/modules/<ver> because the guest boots on the host's root.
 #
-#   vm/setup.sh [SERIES]    SERIES: 7 (default: the newest 7.x), 6.16, 6.18, or
-#                           6.12 (built from Debian's linux-source-6.12: vm/kernel-6.12.sh)
+#   vm/setup.sh [SERIES]    SERIES: 7 (default: the newest 7.x), 6.16, 6.18,
+#                           6.12 (built from Debian's linux-source-6.12: vm/kernel-6.12.sh),
+#                           or cfs: Debian 12's own 6.1 kernel, the Completely Fair
+#                           Scheduler itself (no sched_ext), to calibrate the checks of
+#                           CFS rules that today's kernels no longer follow
 #
 # Prints nothing but progress; the last line is the path of the kernel's
 # environment file (KVER=, VMLINUZ=, KCONFIG=, KBOOT=): kernel.env for the
@@ -82,8 +85,8 @@ command -v vng >/dev/null || { log "vng not on PATH after pip install"; exit 1; 
 SERIES=${1:-7}
 case "$SERIES" in
     7) KENV="$CACHE_DIR/kernel.env" ;;
-    6.12|6.16|6.18) KENV="$CACHE_DIR/kernel-$SERIES.env" ;;
-    *) log "unknown kernel series '$SERIES' (7, 6.12, 6.16 or 6.18)"; exit 2 ;;
+    6.12|6.16|6.18|cfs) KENV="$CACHE_DIR/kernel-$SERIES.env" ;;
+    *) log "unknown kernel series '$SERIES' (7, 6.12, 6.16, 6.18 or cfs)"; exit 2 ;;
 esac
 if [ -f "$KENV" ]; then
     # shellcheck disable=SC1090
@@ -97,12 +100,19 @@ if [ -f "$KENV" ]; then
     fi
 fi
 
-APT_DIR="$CACHE_DIR/apt-trixie"
+# cfs comes from bookworm (Debian 12, kernel 6.1, the last CFS before EEVDF),
+# the rest from trixie-backports, each through its own private apt state.
+if [ "$SERIES" = cfs ]; then
+    APT_DIR="$CACHE_DIR/apt-bookworm"
+    SUITES="bookworm"
+else
+    APT_DIR="$CACHE_DIR/apt-trixie"
+    SUITES="trixie-backports trixie"
+fi
 mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial" "$APT_DIR/etc"
-cat > "$APT_DIR/etc/sources.list" <<SRC
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie-backports main
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main
-SRC
+for suite in $SUITES; do
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $suite main"
+done > "$APT_DIR/etc/sources.list"
 APT_OPTS=(-o "Dir::Etc::SourceList=$APT_DIR/etc/sources.list"
           -o "Dir::Etc::SourceParts=/dev/null"
           -o "Dir::State::Lists=$APT_DIR/lists"
@@ -119,7 +129,7 @@ if [ "$SERIES" = 6.12 ]; then
     exit 0
 fi
 
-log "resolving the newest $SERIES kernel in trixie-backports"
+log "resolving the newest $SERIES kernel in $SUITES"
 apt-get "${APT_OPTS[@]}" update -qq
 # 7.x ships as linux-binary-unsigned-<ver> + linux-modules-<ver> + linux-base-<ver>
 # (config, System.map); 6.x as one linux-image-<ver> with /boot/config-<ver>.
@@ -127,14 +137,19 @@ apt-get "${APT_OPTS[@]}" update -qq
 if [ "$SERIES" = 7 ]; then
     PKG_PREFIX=linux-binary-unsigned-
     VER_RE='7\.[0-9.]*+deb13-amd64'
+elif [ "$SERIES" = cfs ]; then
+    PKG_PREFIX=linux-image-
+    VER_RE='6\.1\.0-[0-9]*-amd64'
 else
     PKG_PREFIX=linux-image-
     VER_RE="${SERIES//./\\.}\\.[0-9]*+deb13-amd64"
 fi
-KVER=$(apt-cache "${APT_OPTS[@]}" pkgnames "$PKG_PREFIX${SERIES}." \
+stem=$PKG_PREFIX$SERIES.
+[ "$SERIES" != cfs ] || stem=${PKG_PREFIX}6.1.
+KVER=$(apt-cache "${APT_OPTS[@]}" pkgnames "$stem" \
         | sed -n "s/^$PKG_PREFIX\($VER_RE\)\$/\1/p" \
         | sort -V | tail -n 1)
-[ -n "$KVER" ] || { log "no $PKG_PREFIX$SERIES.x+deb13-amd64 in trixie-backports"; exit 1; }
+[ -n "$KVER" ] || { log "no $PKG_PREFIX$SERIES kernel in $SUITES"; exit 1; }
 log "kernel: $KVER"
 
 KDIR="$CACHE_DIR/kernel/$KVER"
@@ -166,7 +181,8 @@ KCONFIG="$MODSRC/config"
 [ -f "$KCONFIG" ] || KCONFIG="$ROOT/boot/config-$KVER"
 [ -f "$VMLINUZ" ] || { log "no kernel image in the $KVER packages"; exit 1; }
 [ -f "$KCONFIG" ] || { log "no kernel config in the $KVER packages"; exit 1; }
-grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$KCONFIG" || { log "$KVER lacks CONFIG_SCHED_CLASS_EXT"; exit 1; }
+[ "$SERIES" = cfs ] || grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$KCONFIG" ||
+    { log "$KVER lacks CONFIG_SCHED_CLASS_EXT"; exit 1; }
 
 # The guest boots on the host's root, so it loads modules from the host's
 # /usr/lib/modules/<ver>.

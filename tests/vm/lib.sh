@@ -38,7 +38,8 @@ expect_checks() { echo "$1" > "$OUT/expected-checks"; }
 # "RESULT <case> <value> <lo> <hi> <detail>" line of FILE (written by
 # fairrs-guest), the value within its bounds, with the kernel's figure for the
 # same case beside it when KERNEL_FILE is given; then a check that EXPECTED
-# results were reported (a measurement that died leaves fewer).
+# results were reported (a measurement that died leaves fewer). SUBJECT names
+# what was measured (scx_fairrs unless set).
 #
 # With KERNEL_FILE, every case is also a calibration: the kernel's own
 # scheduler follows the same rules (nice weights, equal shares, balancing),
@@ -53,7 +54,7 @@ record_results() {
     while read -r _ case value lo hi detail; do
         kernel=""
         [ -z "$kfile" ] || kernel=" | kernel:$(awk -v c="$case" '$1 == "RESULT" && $2 == c { $1 = $2 = $4 = $5 = ""; print }' "$kfile")"
-        check "$case" "scx_fairrs $value (bounds $lo..$hi): $detail$kernel" within "$value" "$lo" "$hi"
+        check "$case" "${SUBJECT:-scx_fairrs} $value (bounds $lo..$hi): $detail$kernel" within "$value" "$lo" "$hi"
         if [ -n "$kfile" ] && ! has " ${UNCALIBRATED:-} " " $case "; then
             kvalue=$(awk -v c="$case" '$1 == "RESULT" && $2 == c { print $3; exit }' "$kfile")
             check "${case}_kernel_calibration" "kernel's scheduler ${kvalue:-missing} (same bounds $lo..$hi)" \

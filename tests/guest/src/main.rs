@@ -170,10 +170,20 @@ fn idle_vs_normal(cpu: usize, warm: Duration, secs: Duration) {
     result("sched_idle_share", share, 0.0, 0.01, &format!("SCHED_IDLE share; cpu ms nice0 {} idle {}", t[0] / 1_000_000, t[1] / 1_000_000));
 }
 
-/// A process forking short-lived children in a loop beside one nice-0 hog on
-/// the same CPU. With START_DEBIT every child starts a virtual slice behind,
-/// so the forking family cannot take more than the hog; the hog keeps its
-/// half of the CPU (measured directly, the CPU being fully busy).
+/// Wall-clock life of each child of the fork storm: long enough (three 4 ms
+/// ticks) that where it starts in vruntime decides how much of it runs.
+const FORK_CHILD_LIFE: Duration = Duration::from_millis(12);
+
+/// A process forking children one at a time beside one nice-0 hog on the same
+/// CPU: each child spins for FORK_CHILD_LIFE of wall time, then exits, and the
+/// parent waits for it and forks the next. CFS places a new task a virtual
+/// slice after min_vruntime (START_DEBIT in place_entity(), Linux v6.5
+/// kernel/sched/fair.c), so the hog, level with the floor, runs first and
+/// keeps more than half of the CPU; a child placed at the floor would run
+/// first instead. The hog's share is measured directly (the CPU is fully
+/// busy). Measured here at scx_fairrs's default tunables: CFS itself (Debian
+/// 12's 6.1, the cfs suite) 0.546-0.558; scx_fairrs 0.546-0.550, and 0.468-0.475
+/// with new tasks placed at the floor; EEVDF, which has no START_DEBIT, 0.49.
 fn fork_storm(cpu: usize, warm: Duration, secs: Duration) {
     let child = unsafe { libc::fork() };
     // Never go on with -1: kill(-1, SIGKILL) below would kill every process.
@@ -184,10 +194,9 @@ fn fork_storm(cpu: usize, warm: Duration, secs: Duration) {
         loop {
             let pid = unsafe { libc::fork() };
             if pid == 0 {
-                // Spin ~1 ms of our own CPU time, then exit.
                 let t0 = Instant::now();
                 let mut x = 0u64;
-                while t0.elapsed() < Duration::from_millis(1) {
+                while t0.elapsed() < FORK_CHILD_LIFE {
                     x = std::hint::black_box(x.wrapping_add(1));
                 }
                 unsafe { libc::_exit(0) };
@@ -197,7 +206,7 @@ fn fork_storm(cpu: usize, warm: Duration, secs: Duration) {
                 n += 1;
             }
             // Never outlive the bench if it dies before killing us.
-            if n.is_multiple_of(64) && unsafe { libc::getppid() } == 1 {
+            if n.is_multiple_of(16) && unsafe { libc::getppid() } == 1 {
                 unsafe { libc::_exit(0) };
             }
         }
@@ -211,9 +220,9 @@ fn fork_storm(cpu: usize, warm: Duration, secs: Duration) {
     result(
         "fork_storm_hog_share",
         hog_share,
-        0.45,
-        1.0,
-        &format!("nice-0 hog's share of its CPU beside a forking process (fair 0.5); family got ~{:.3}", 1.0 - hog_share),
+        0.52,
+        0.58,
+        &format!("nice-0 hog's share of its CPU beside a process forking 12 ms children (CFS 0.55 with START_DEBIT); family got ~{:.3}", 1.0 - hog_share),
     );
 }
 
