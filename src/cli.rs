@@ -79,9 +79,10 @@ pub struct Opts {
     #[arg(long, value_name = "US", default_value_t = 1000, help_heading = POLICY)]
     pub wakeup_granularity_us: u64,
 
-    /// A running task is safe from wakeup preemption until it has run this
-    /// long since it was picked, in microseconds; a wakee that finds it
-    /// protected is checked again at each tick. 0 preempts at once, exactly as
+    /// A running task is safe from preemption by a synchronous wakee (woken
+    /// by a task about to sleep: pipes, sockets) until it has run this long
+    /// since it was picked, in microseconds; a wakee that finds it protected
+    /// is checked again at each tick. Other wakeups preempt as in CFS. 0 preempts at once, exactly as
     /// CFS's check_preempt_wakeup(), at a large cost on messaging workloads
     /// (hackbench 3-5x slower than with the default; see docs/BENCHMARKS.md).
     /// Range 0..=1000000.

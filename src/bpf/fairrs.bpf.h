@@ -70,6 +70,11 @@ struct task_ctx {
 	/* Just placed as a new task: its first enqueue checks preemption (WF_FORK). */
 	bool	forked;
 	/*
+	 * Its waker is about to sleep (SCX_WAKE_SYNC at ops.select_cpu): only
+	 * such a wakeup waits for the running task's protection.
+	 */
+	bool	wake_sync;
+	/*
 	 * Back in sched_ext after time in another class (real-time, a PI
 	 * boost): its vruntime is stale and is re-placed at its next runnable.
 	 */

@@ -128,7 +128,8 @@ struct fairrs_cpu_ctx {
 	u32	preempt_deferred;
 	/* Non-zero when the running task is SCHED_IDLE (always preemptible). */
 	u32	curr_idle;
-	u32	__pad;
+	/* The cpufreq target last set here (load_cpuperf_update()). */
+	u32	perf_target;
 	/* Slice most recently granted here, for stats. */
 	u64	last_slice_ns;
 	/* Periodic balancer's request: pull a task from this CPU's queue, or -1. */

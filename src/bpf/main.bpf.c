@@ -87,8 +87,12 @@ void BPF_STRUCT_OPS(fairrs_enable, struct task_struct *p)
  */
 s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
+	struct task_ctx *tctx = task_ctx(p);
 	bool is_idle = false;
 	s32 cpu;
+
+	if (tctx)
+		tctx->wake_sync = wake_flags & SCX_WAKE_SYNC;
 
 	cpu = balance_select_cpu(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
@@ -167,6 +171,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 	preempt = ((enq_flags & SCX_ENQ_WAKEUP) || tctx->forked) &&
 		  placement_wakeup_preempts(p, tctx, cpu);
 	tctx->forked = false;
+	tctx->wake_sync = false;
 	slice = vtime_slice(tctx->weight, cctx);
 	if (preempt) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags | SCX_ENQ_PREEMPT);
@@ -233,6 +238,8 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	vtime_update_min(cctx, tctx->vruntime);
 	vtime_grant_slice(p, tctx, cctx);
 	curr_start(p, tctx, cctx);
+	/* Not woken through ops.select_cpu next time (pinned): not a sync wakeup. */
+	tctx->wake_sync = false;
 }
 
 /*
@@ -370,6 +377,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_init)
 		}
 		cctx->min_vruntime = VTIME_BASE;
 		cctx->pull_src = -1;
+		/* sched_ext starts every CPU at the maximum (load_cpuperf_update()). */
+		cctx->perf_target = SCX_CPUPERF_ONE;
 		cctx->online = bpf_cpumask_test_cpu(cpu, online);
 		ret = scx_bpf_create_dsq(cpu_dsq(cpu), -1);
 		if (ret) {

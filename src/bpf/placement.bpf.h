@@ -107,13 +107,16 @@ static __always_inline bool placement_ahead_of_curr(u64 vruntime, u32 weight,
  * Should the woken @p preempt the task running on @cpu now? SCHED_BATCH and
  * SCHED_IDLE wakees never preempt; anything preempts a SCHED_IDLE task.
  * Otherwise CFS's rule above, with one difference (--wakeup-protect-us,
- * default min_granularity; 0 is CFS exactly): a task that has run less than
- * wakeup_protect since it was picked keeps the CPU, and the tick checks the
- * queue again (placement_tick_preempt()). Without it a message-passing
- * workload preempts its sender at every message: hackbench ran 3-5x slower
- * than under the kernel's scheduler, which protects a task's slice in a
- * similar way (EEVDF's RUN_TO_PARITY). Shares are unaffected: vruntime is
- * charged the same, only when a wakee starts changes.
+ * default min_granularity; 0 is CFS exactly): for a synchronous wakeup (the
+ * waker is about to sleep: pipes, sockets, SCX_WAKE_SYNC) a task that has
+ * run less than wakeup_protect since it was picked keeps the CPU, and the
+ * tick checks the queue again (placement_tick_preempt()). Without it a
+ * message-passing workload preempts its sender at every message: hackbench
+ * ran 3-5x slower than under the kernel's scheduler, which protects a task's
+ * slice in a similar way (EEVDF's RUN_TO_PARITY). Other wakeups (timers,
+ * futexes, I/O) preempt at once, as in CFS: delaying them bought nothing but
+ * latency. Shares are unaffected: vruntime is charged the same, only when a
+ * wakee starts changes.
  */
 static __always_inline bool placement_wakeup_preempts(struct task_struct *p,
 						      const struct task_ctx *tctx, s32 cpu)
@@ -128,7 +131,7 @@ static __always_inline bool placement_wakeup_preempts(struct task_struct *p,
 		return true;
 	if (!placement_ahead_of_curr(tctx->vruntime, tctx->weight, cctx))
 		return false;
-	if (scx_bpf_now() - cctx->curr_since_ns < READ_ONCE(tun.wakeup_protect_ns)) {
+	if (tctx->wake_sync && scx_bpf_now() - cctx->curr_since_ns < READ_ONCE(tun.wakeup_protect_ns)) {
 		cctx->preempt_deferred = 1;
 		stat_inc(FAIRRS_STAT_PREEMPT_DEFERRED);
 		return false;

@@ -16,7 +16,14 @@ for c in $CASES; do
     case $c in spread) expected=$((expected + 4)) ;; numa|nice_mix|nice_mix_stuck) expected=$((expected + 2)) ;; *) expected=$((expected + 1)) ;; esac
 done
 # Each case and its calibration, the attach and exit checks, the case count
-# and the kernel log.
-expect_checks $((2 * expected + 4))
+# and the kernel log; with numa, the topology the daemon saw.
+topology=0
+! has " $CASES " " numa " || topology=1
+expect_checks $((2 * expected + 4 + topology))
 side_by_side balance "$expected" cases
+if [ "$topology" = 1 ]; then
+    # numa.sh's VM: two sockets, one node and one last-level cache each.
+    check numa_topology_seen "daemon: $(grep -o 'attached on .*NUMA nodes)' "$OUT/balance-daemon.log")" \
+        grep -q '(2 LLCs, 2 NUMA nodes)' "$OUT/balance-daemon.log"
+fi
 check_kernel_log balance_kernel_log_clean
