@@ -85,6 +85,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     timed_stop $pid
     stop_ms=$STOP_MS
     trouble=$(trouble_here)
+    dmesg > "$OUT/hp-dmesg-$r.log"
     [ -z "$known_612_site" ] ||
         known_612_warnings=$((known_612_warnings + $(dmesg | grep -c "WARNING: .* $known_612_site+" || true)))
     detail="$attached; stress rc=$WL_RC; $WL_FLIPS transitions; stop ${stop_ms} ms, daemon rc=$DAEMON_RC, state=$(sx_state); kernel log: ${trouble:-clean}"
@@ -96,6 +97,8 @@ while [ "$r" -le "$ROUNDS" ]; do
     else
         fail "hotplug_round_$r" "$detail"
         echo "--- daemon log of round $r"; tail -n 20 "$OUT/hp-daemon-$r.log"
+        echo "--- kernel log of round $r (first report)"
+        grep -m 1 -A 40 -E 'blocked for more than|BUG:|WARNING:|stall' "$OUT/hp-dmesg-$r.log" || true
         # A wedged stop leaves the machine unusable for further rounds.
         [ "$(sx_state)" = disabled ] || break
     fi
