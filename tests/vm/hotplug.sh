@@ -87,7 +87,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     trouble=$(trouble_here)
     dmesg > "$OUT/hp-dmesg-$r.log"
     [ -z "$known_612_site" ] ||
-        known_612_warnings=$((known_612_warnings + $(dmesg | grep -c "WARNING: .* $known_612_site+" || true)))
+        known_612_warnings=$((known_612_warnings + $(grep -c "WARNING: .* $known_612_site+" "$OUT/hp-dmesg-$r.log" || true)))
     detail="$attached; stress rc=$WL_RC; $WL_FLIPS transitions; stop ${stop_ms} ms, daemon rc=$DAEMON_RC, state=$(sx_state); kernel log: ${trouble:-clean}"
     if [ "$still" = yes ] && [ "$WL_RC" = 0 ] && [ "$WL_FLIPS" = $((FLIPS * 6)) ] &&
        [ "$stop_ms" -lt "$STOP_LIMIT_MS" ] && [ "$DAEMON_RC" = 0 ] &&
