@@ -100,9 +100,11 @@ fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
         }
         let mut sched = Scheduler::init(opts, tun, &mut open_object)?;
         info!(
-            "scx_fairrs {VERSION} attached on {} CPUs ({} LLCs, {} NUMA nodes): sched_latency {}us, \
+            "scx_fairrs {VERSION} attached on {} CPUs ({} cores{}, {} LLCs, {} NUMA nodes): sched_latency {}us, \
              min_granularity {}us, wakeup_granularity {}us (protect {}us), imbalance {}%/{}% (node)",
             sched.nr_cpus(),
+            sched.topology().nr_cores(),
+            if sched.topology().smt() { " with SMT" } else { "" },
             sched.topology().nr_llcs(),
             sched.topology().nr_nodes(),
             opts.sched_latency_us,

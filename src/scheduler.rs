@@ -126,8 +126,17 @@ impl<'a> Scheduler<'a> {
         rodata.nr_cpu_ids = nr_cpu_ids as u32;
         rodata.cpuperf_enabled = !opts.no_cpuperf;
         let topo = CpuMap::read(nr_cpu_ids)?;
+        rodata.cpu_core[..nr_cpu_ids].copy_from_slice(&topo.core);
         rodata.cpu_llc[..nr_cpu_ids].copy_from_slice(&topo.llc);
         rodata.cpu_node[..nr_cpu_ids].copy_from_slice(&topo.node);
+        rodata.smt_enabled = topo.smt();
+        if topo.smt() {
+            // Active balancing moves a running task by declining to keep it
+            // at its next dispatch, which only ENQ_LAST turns into an
+            // ops.enqueue (balance.bpf.h, balance_push_prev()). Without SMT
+            // there is nothing to push, and the flag stays off.
+            skel.struct_ops.fairrs_ops_mut().flags |= *scx_utils::compat::SCX_OPS_ENQ_LAST;
+        }
 
         let mut skel = scx_ops_load!(skel, fairrs_ops, uei).context("loading the BPF scheduler")?;
         // Two instances started at the same instant both pass preflight();

@@ -7,9 +7,9 @@
 //! needs the kernel's nr_cpu_ids, the highest possible id + 1 (6 there), not
 //! the number of possible CPUs that libbpf's `num_possible_cpus()` counts (4).
 //!
-//! For each CPU id the balancer needs its last-level cache and NUMA node
-//! (from scx_utils, which reads sysfs). Ids in a hole get harmless values, see
-//! `CpuMap::from_cpus`.
+//! For each CPU id the balancer needs its core (for SMT), last-level cache and
+//! NUMA node (from scx_utils, which reads sysfs). Ids in a hole get harmless
+//! values, see `CpuMap::from_cpus`.
 
 use std::ffi::OsStr;
 
@@ -82,11 +82,14 @@ impl CpuList {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuMap {
+    /// Core id per CPU id (SMT siblings share one).
+    pub core: Vec<u32>,
     /// LLC id per CPU id.
     pub llc: Vec<u32>,
     /// NUMA node per CPU id.
     pub node: Vec<u32>,
-    /// Distinct real LLCs and nodes (placeholders for unknown CPUs not counted).
+    /// Distinct real cores, LLCs and nodes (placeholders for unknown CPUs not counted).
+    nr_cores: usize,
     nr_llcs: usize,
     nr_nodes: usize,
 }
@@ -95,26 +98,28 @@ impl CpuMap {
     /// Read the machine's topology for CPU ids `0..nr_cpu_ids`.
     pub fn read(nr_cpu_ids: usize) -> Result<Self> {
         let topo = Topology::new().context("reading the CPU topology from sysfs")?;
-        let online = topo.all_cpus.values().map(|c| (c.id, c.llc_id, c.node_id));
+        let online = topo.all_cpus.values().map(|c| (c.id, c.core_id, c.llc_id, c.node_id));
         Ok(Self::from_cpus(nr_cpu_ids, online, read_cpu_nodes()))
     }
 
-    /// Build the map from (cpu, llc, node) of the CPUs scx_utils describes
-    /// (the online ones) and (cpu, node) of the CPUs registered under a NUMA
-    /// node (online or not).
+    /// Build the map from (cpu, core, llc, node) of the CPUs scx_utils
+    /// describes (the online ones; core ids unique machine-wide) and (cpu,
+    /// node) of the CPUs registered under a NUMA node (online or not).
     ///
     /// A CPU without an LLC (offline when we read, or an id in a hole of the
-    /// possible mask, which never comes online) gets an LLC id of its own past
-    /// the real ones, so the balancer never takes it for a cache neighbour;
+    /// possible mask, which never comes online) gets a core and an LLC id of
+    /// its own past the real ones, so the balancer never takes it for an SMT
+    /// sibling or a cache neighbour;
     /// one without a node (a hole) gets node 0. Both are harmless: the BPF
     /// side only compares these ids, an offline CPU is skipped as a balancing
     /// target and its queue is empty, and a CPU that comes online later is at
     /// worst treated as one in another cache (the map is read at load only).
     pub fn from_cpus(
         nr_cpu_ids: usize,
-        online: impl IntoIterator<Item = (usize, usize, usize)>,
+        online: impl IntoIterator<Item = (usize, usize, usize, usize)>,
         nodes: impl IntoIterator<Item = (usize, usize)>,
     ) -> Self {
+        let mut core = vec![None; nr_cpu_ids];
         let mut llc = vec![None; nr_cpu_ids];
         let mut node = vec![None; nr_cpu_ids];
         for (cpu, n) in nodes {
@@ -122,8 +127,9 @@ impl CpuMap {
                 node[cpu] = Some(n as u32);
             }
         }
-        for (cpu, l, n) in online {
+        for (cpu, c, l, n) in online {
             if cpu < nr_cpu_ids {
+                core[cpu] = Some(c as u32);
                 llc[cpu] = Some(l as u32);
                 node[cpu] = Some(n as u32);
             }
@@ -134,19 +140,33 @@ impl CpuMap {
             ids.dedup();
             ids.len()
         };
-        let (nr_llcs, nr_nodes) = (distinct(&llc), distinct(&node));
-        let mut next_llc = llc.iter().flatten().max().map_or(0, |m| m + 1);
-        let llc = llc
-            .into_iter()
-            .map(|l| {
-                l.unwrap_or_else(|| {
-                    next_llc += 1;
-                    next_llc - 1
+        let (nr_cores, nr_llcs, nr_nodes) = (distinct(&core), distinct(&llc), distinct(&node));
+        // Unknown ids get fresh ones past the real ids, one each.
+        let own_ids = |ids: Vec<Option<u32>>| -> Vec<u32> {
+            let mut next = ids.iter().flatten().max().map_or(0, |m| m + 1);
+            ids.into_iter()
+                .map(|id| {
+                    id.unwrap_or_else(|| {
+                        next += 1;
+                        next - 1
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        };
+        let (core, llc) = (own_ids(core), own_ids(llc));
         let node = node.into_iter().map(|n| n.unwrap_or(0)).collect();
-        Self { llc, node, nr_llcs, nr_nodes }
+        Self { core, llc, node, nr_cores, nr_llcs, nr_nodes }
+    }
+
+    pub fn nr_cores(&self) -> usize {
+        self.nr_cores
+    }
+
+    /// Does some core hold more than one CPU (SMT)?
+    pub fn smt(&self) -> bool {
+        let mut ids = self.core.clone();
+        ids.sort_unstable();
+        ids.windows(2).any(|w| w[0] == w[1])
     }
 
     pub fn nr_llcs(&self) -> usize {
@@ -209,19 +229,32 @@ mod tests {
     #[test]
     fn absent_cpus_get_their_own_llc() {
         // CPU 2 is in a hole (neither online nor under a node).
-        let m = CpuMap::from_cpus(4, [(0, 0, 0), (1, 0, 0), (3, 1, 1)], [(0, 0), (1, 0), (3, 1)]);
+        let m = CpuMap::from_cpus(4, [(0, 0, 0, 0), (1, 1, 0, 0), (3, 2, 1, 1)], [(0, 0), (1, 0), (3, 1)]);
+        assert_eq!(m.core, vec![0, 1, 3, 2]);
         assert_eq!(m.llc, vec![0, 0, 2, 1]);
         assert_eq!(m.node, vec![0, 0, 0, 1]);
         // The placeholder LLC of the hole is not a cache of the machine.
         assert_eq!(m.nr_llcs(), 2);
         assert_eq!(m.nr_nodes(), 2);
+        assert_eq!(m.nr_cores(), 3);
+        assert!(!m.smt());
+    }
+
+    #[test]
+    fn smt_siblings_share_a_core() {
+        // 2 sockets x 2 cores x 2 threads, as QEMU numbers them.
+        let online = (0..8).map(|cpu| (cpu, cpu / 2, cpu / 4, cpu / 4));
+        let m = CpuMap::from_cpus(8, online, (0..8).map(|cpu| (cpu, cpu / 4)));
+        assert_eq!(m.core, vec![0, 0, 1, 1, 2, 2, 3, 3]);
+        assert_eq!((m.nr_cores(), m.nr_llcs(), m.nr_nodes()), (4, 2, 2));
+        assert!(m.smt());
     }
 
     #[test]
     fn sparse_ids_and_offline_cpus() {
         // possible "0-1,4-5" on two nodes; CPU 5 offline at load: it keeps
         // its node from the node directory, and gets an LLC of its own.
-        let online = [(0, 0, 0), (1, 0, 0), (4, 1, 1)];
+        let online = [(0, 0, 0, 0), (1, 1, 0, 0), (4, 2, 1, 1)];
         let nodes = [(0, 0), (1, 0), (4, 1), (5, 1)];
         let m = CpuMap::from_cpus(CpuList::parse("0-1,4-5").unwrap().nr_cpu_ids(), online, nodes);
         assert_eq!(m.llc, vec![0, 0, 2, 3, 1, 4]);
@@ -231,7 +264,7 @@ mod tests {
 
     #[test]
     fn ids_beyond_the_range_are_ignored() {
-        let m = CpuMap::from_cpus(2, [(0, 5, 0), (1, 5, 0), (7, 9, 1)], [(7, 1)]);
+        let m = CpuMap::from_cpus(2, [(0, 3, 5, 0), (1, 4, 5, 0), (7, 8, 9, 1)], [(7, 1)]);
         assert_eq!(m.llc, vec![5, 5]);
         assert_eq!(m.nr_nodes(), 1);
     }

@@ -45,9 +45,15 @@ const volatile bool cpuperf_enabled = true;
 
 /* Number of possible CPU ids, set by the daemon. */
 const volatile u32 nr_cpu_ids = 1;
-/* Topology from the daemon (scx_utils): last-level cache and NUMA node per CPU. */
+/*
+ * Topology from the daemon (scx_utils): core (SMT siblings share one),
+ * last-level cache and NUMA node per CPU; smt_enabled when some core has
+ * several CPUs.
+ */
+const volatile u32 cpu_core[FAIRRS_MAX_CPUS];
 const volatile u32 cpu_llc[FAIRRS_MAX_CPUS];
 const volatile u32 cpu_node[FAIRRS_MAX_CPUS];
+const volatile bool smt_enabled;
 
 /* Per-task scheduling state (CFS's sched_entity). */
 struct task_ctx {
@@ -144,6 +150,11 @@ static __always_inline bool cpu_is_online(s32 cpu)
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
 	return cctx && cctx->online;
+}
+
+static __always_inline u32 topo_core(s32 cpu)
+{
+	return cpu_core[cpu & (FAIRRS_MAX_CPUS - 1)];
 }
 
 static __always_inline u32 topo_llc(s32 cpu)

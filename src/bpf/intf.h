@@ -71,6 +71,7 @@ struct fairrs_tunables {
 	X(TICK_PREEMPT,		"tick_preempt",	"slice ended at a tick: ran its ideal slice, led the queue by it, or a deferred wakee preempts") \
 	X(PREEMPT_DEFERRED,	"preempt_deferred", "wakeup preemption left to the tick: the running task was protected") \
 	X(BALANCE_SWAP,		"balance_swap",	"periodic balancer moving a heavy task to start a swap of two (balance_swap_min_load())") \
+	X(BALANCE_ACTIVE,	"balance_active", "running task pushed off a busy SMT core to a wholly idle one (balance_push_prev())") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
 
@@ -148,6 +149,14 @@ struct fairrs_cpu_ctx {
 	 * pulled must be at least this heavy (balance_swap_min_load()).
 	 */
 	u64	pull_swap_min;
+	/*
+	 * Active balancing (balance_active()): the wholly idle core's CPU the
+	 * task running here should move to at its next dispatch, or -1; and
+	 * the CPU it is moving to once that dispatch let it go, for the
+	 * ops.enqueue that follows, or -1.
+	 */
+	s32	push_dst;
+	s32	push_to;
 	/* When a task of ours last stopped running here (curr_stop()). */
 	u64	left_ns;
 	/* Balancing round in which this queue last gave a task away. */

@@ -165,6 +165,12 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_AFFINITY :
 					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	vtime_guard_lag(tctx, cctx);
+	slice = vtime_slice(tctx->weight, cctx);
+	/* Let go by ops.dispatch: active balancing (SMT machines only). */
+	if (enq_flags & SCX_ENQ_LAST) {
+		balance_enqueue_last(p, tctx, cpu, cctx, slice, enq_flags);
+		return;
+	}
 	stat_inc(FAIRRS_STAT_ENQUEUE);
 
 	/* A new task's first enqueue is not a wakeup to the kernel, but CFS checks it too. */
@@ -172,7 +178,6 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 		  placement_wakeup_preempts(p, tctx, cpu);
 	tctx->forked = false;
 	tctx->wake_sync = false;
-	slice = vtime_slice(tctx->weight, cctx);
 	if (preempt) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags | SCX_ENQ_PREEMPT);
 		stat_inc(FAIRRS_STAT_PREEMPT);
@@ -183,8 +188,9 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /*
- * @cpu needs a task. First it serves a pull the periodic balancer asked of it.
- * Then CFS's pick_next_entity(): the task just running keeps the CPU if it is
+ * @cpu needs a task. First it serves a pull the periodic balancer asked of it,
+ * or lets the task just running go if active balancing pushes it to an idle
+ * core. Then CFS's pick_next_entity(): the task just running keeps the CPU if it is
  * still runnable and no queued task is further behind it; otherwise the head
  * of this CPU's queue runs; an empty queue pulls from the nearest busy queue.
  * A task that yielded gives way to a queued task within wakeup_granularity.
@@ -199,17 +205,29 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 	if (balance_serve_request(cpu, cctx))
 		return;
 
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && vtime_keep_prev(prev, cpu, cctx))
-		return;
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+		if (balance_push_prev(cpu, cctx, prev))
+			return;
+		if (vtime_keep_prev(prev, cpu, cctx))
+			return;
+	}
 
 	if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0)) {
 		stat_inc(FAIRRS_STAT_DISPATCH);
 		return;
 	}
 
-	/* prev is still runnable: the kernel runs it on; no need to pull. */
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+	/*
+	 * prev is still runnable (the head it gave way to was taken meanwhile):
+	 * it runs on, with a slice of its own, which SCX_OPS_ENQ_LAST needs.
+	 */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+		struct task_ctx *ptctx = task_ctx(prev);
+
+		if (ptctx)
+			vtime_grant_slice(prev, ptctx, cctx);
 		return;
+	}
 
 	balance_idle_pull(cpu);
 }
@@ -238,6 +256,8 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	vtime_update_min(cctx, tctx->vruntime);
 	vtime_grant_slice(p, tctx, cctx);
 	curr_start(p, tctx, cctx);
+	/* A new task here: active balancing may consider it afresh. */
+	cctx->push_dst = -1;
 	/* Not woken through ops.select_cpu next time (pinned): not a sync wakeup. */
 	tctx->wake_sync = false;
 }
@@ -353,6 +373,8 @@ void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
 	if (cctx) {
 		cctx->online = 0;
 		cctx->pull_src = -1;
+		cctx->push_dst = -1;
+		cctx->push_to = -1;
 	}
 	balance_rescue_offline(cpu);
 }
@@ -377,6 +399,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_init)
 		}
 		cctx->min_vruntime = VTIME_BASE;
 		cctx->pull_src = -1;
+		cctx->push_dst = -1;
+		cctx->push_to = -1;
 		/* sched_ext starts every CPU at the maximum (load_cpuperf_update()). */
 		cctx->perf_target = SCX_CPUPERF_ONE;
 		cctx->online = bpf_cpumask_test_cpu(cpu, online);

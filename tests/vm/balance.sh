@@ -3,8 +3,8 @@
 # Guest side of the balance suite: spreading, unpinning, affinity and (on a
 # 2-node VM) NUMA placement, measured under the kernel's own scheduler and
 # under scx_fairrs in one boot; the scx_fairrs figures are checked.
-#   balance.sh [CASE]     CASE: spread, unpin, affinity, rt_cpu, churn, nice_mix, nice_mix_stuck
-#                       or numa (default: all but numa)
+#   balance.sh [CASE]     CASE: spread, unpin, affinity, rt_cpu, churn, nice_mix, nice_mix_stuck,
+#                       numa, smt_split or smt_wake (default: all but numa and the smt ones)
 . tests/vm/lib.sh
 SECS=${BALANCE_SECS:-10}
 CASES=${1:-spread unpin affinity rt_cpu churn nice_mix nice_mix_stuck}
@@ -16,14 +16,16 @@ for c in $CASES; do
     case $c in spread) expected=$((expected + 4)) ;; numa|nice_mix|nice_mix_stuck) expected=$((expected + 2)) ;; *) expected=$((expected + 1)) ;; esac
 done
 # Each case and its calibration, the attach and exit checks, the case count
-# and the kernel log; with numa, the topology the daemon saw.
-topology=0
-! has " $CASES " " numa " || topology=1
-expect_checks $((2 * expected + 4 + topology))
+# and the kernel log; with numa or the smt cases, the topology the daemon saw
+# in the VM their suites ask for (numa.sh, smt.sh): two sockets, one node and
+# one last-level cache each; for smt, two cores of two threads per socket.
+topology=""
+! has " $CASES " " numa " || topology=' 2 LLCs, 2 NUMA nodes)'
+! has " $CASES " " smt_" || topology='(4 cores with SMT, 2 LLCs, 2 NUMA nodes)'
+expect_checks $((2 * expected + 4 ${topology:++ 1}))
 side_by_side balance "$expected" cases
-if [ "$topology" = 1 ]; then
-    # numa.sh's VM: two sockets, one node and one last-level cache each.
-    check numa_topology_seen "daemon: $(grep -o 'attached on .*NUMA nodes)' "$OUT/balance-daemon.log")" \
-        grep -q '(2 LLCs, 2 NUMA nodes)' "$OUT/balance-daemon.log"
+if [ -n "$topology" ]; then
+    check topology_seen "daemon: $(grep -o 'attached on .*NUMA nodes)' "$OUT/balance-daemon.log")" \
+        grep -qF "$topology" "$OUT/balance-daemon.log"
 fi
 check_kernel_log balance_kernel_log_clean
