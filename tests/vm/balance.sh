@@ -11,9 +11,20 @@ CASES=${1:-spread unpin affinity rt_cpu churn nice_mix nice_mix_stuck}
 dmesg -C
 
 cases() { for c in $CASES; do $BENCH balance --secs "$SECS" --only "$c"; done; }
-expected=0
+# A case whose kernel figure is shown, not checked (CFS itself, the cfs
+# suite's 6.1 kernel, sees no SMT siblings with this QEMU CPU model and cannot
+# calibrate it): smt_wake_on_busy_core. CFS's select_idle_sibling() looks for
+# an idle core only while the LLC's has_idle_cores hint is set, and otherwise takes the
+# previous CPU's idle SMT sibling (select_idle_smt()); the hint goes stale,
+# and the kernels tested here put 0.00, 0.57 or 1.00 of the wakeups on the
+# hog's core in different boots. scx_fairrs reads the idle-core mask itself
+# (scx_bpf_select_cpu_dfl()).
+UNCALIBRATED="smt_wake_on_busy_core"
+expected=0 uncalibrated=0
 for c in $CASES; do
-    case $c in spread) expected=$((expected + 4)) ;; numa|nice_mix|nice_mix_stuck) expected=$((expected + 2)) ;; *) expected=$((expected + 1)) ;; esac
+    case $c in spread) expected=$((expected + 4)) ;; numa|nice_mix|nice_mix_stuck) expected=$((expected + 2)) ;;
+        smt_wake) expected=$((expected + 1)) uncalibrated=$((uncalibrated + 1)) ;;
+        *) expected=$((expected + 1)) ;; esac
 done
 # Each case and its calibration, the attach and exit checks, the case count
 # and the kernel log; with numa or the smt cases, the topology the daemon saw
@@ -22,7 +33,7 @@ done
 topology=""
 ! has " $CASES " " numa " || topology=' 2 LLCs, 2 NUMA nodes)'
 ! has " $CASES " " smt_" || topology='(4 cores with SMT, 2 LLCs, 2 NUMA nodes)'
-expect_checks $((2 * expected + 4 ${topology:++ 1}))
+expect_checks $((2 * expected - uncalibrated + 4 ${topology:++ 1}))
 side_by_side balance "$expected" cases
 if [ -n "$topology" ]; then
     check topology_seen "daemon: $(grep -o 'attached on .*NUMA nodes)' "$OUT/balance-daemon.log")" \

@@ -767,8 +767,11 @@ fn smt_sibling_of_0(core: &[String]) -> Option<usize> {
 /// moves a running task by active balancing, need_active_balance(), Linux
 /// v6.5 kernel/sched/fair.c). Sampled every 10 ms after 2 s to settle: the
 /// fraction of samples with both on one core. How often either ran outside
-/// CPU 0's LLC is reported, not checked: the kernel's scheduler (7.3) moves
-/// them to the other node about 60 % of the time in this VM.
+/// CPU 0's LLC is reported, not checked: active balancing pushes within the
+/// LLC, but a hog that waits a moment behind a wakee may be pulled by an idle
+/// CPU of the other node (as CFS's newidle balance pulls from an overloaded
+/// CPU), and the kernel's own scheduler did so in 0.0-0.6 of the samples
+/// across boots, scx_fairrs in 0.0 or 1.0 of them.
 fn smt_split(secs: Duration) {
     let (core, llc) = smt_topology();
     let Some(sib) = smt_sibling_of_0(&core) else {
@@ -812,9 +815,11 @@ fn smt_split(secs: Duration) {
 
 /// On an SMT machine: a hog pinned to CPU 0 and a task that sleeps 10 ms and
 /// runs 0.5 ms, started on CPU 0 and then allowed everywhere. Waking, it goes
-/// to a wholly idle core (CFS's select_idle_sibling() scans for an idle core
-/// first, select_idle_core(); sched_ext's default selection likewise), never
-/// to the hog's sibling thread. The fraction of its wakeups on the hog's core.
+/// to a wholly idle core, never to the hog's sibling thread (CFS's
+/// select_idle_sibling() scans for an idle core first, select_idle_core(),
+/// when its has_idle_cores hint says there is one; sched_ext's default
+/// selection checks its idle-core mask). The fraction of its wakeups on the
+/// hog's core.
 fn smt_wake(secs: Duration) {
     let (core, _) = smt_topology();
     let Some(sib) = smt_sibling_of_0(&core) else {
