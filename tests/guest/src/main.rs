@@ -688,6 +688,18 @@ fn numa_nodes() -> Vec<Vec<usize>> {
     nodes
 }
 
+/// One period of a mostly sleeping task: sleep 10 ms, spin 0.5 ms; returns
+/// the CPU it spun on.
+fn sleep_then_spin() -> usize {
+    thread::sleep(Duration::from_millis(10));
+    let t1 = Instant::now();
+    let mut x = 0u64;
+    while t1.elapsed() < Duration::from_micros(500) {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+    unsafe { libc::sched_getcpu() as usize }
+}
+
 /// On a 2-node machine: hogs started on node 0 spread over both nodes, and a
 /// mostly-sleeping task keeps to its node.
 fn numa(secs: Duration) {
@@ -716,13 +728,7 @@ fn numa(secs: Duration) {
         let (mut wakeups, mut changes, mut last) = (0u64, 0u64, None);
         let t0 = Instant::now();
         while t0.elapsed() < secs {
-            thread::sleep(Duration::from_millis(10));
-            let t1 = Instant::now();
-            let mut x = 0u64;
-            while t1.elapsed() < Duration::from_micros(500) {
-                x = std::hint::black_box(x.wrapping_add(1));
-            }
-            let node = node_of(unsafe { libc::sched_getcpu() } as usize);
+            let node = node_of(sleep_then_spin());
             if last.is_some() && node != last {
                 changes += 1;
             }
@@ -835,13 +841,7 @@ fn smt_wake(secs: Duration) {
         let (mut wakeups, mut on_hog_core, mut seen) = (0u64, 0u64, Vec::new());
         let t0 = Instant::now();
         while t0.elapsed() < secs {
-            thread::sleep(Duration::from_millis(10));
-            let t1 = Instant::now();
-            let mut x = 0u64;
-            while t1.elapsed() < Duration::from_micros(500) {
-                x = std::hint::black_box(x.wrapping_add(1));
-            }
-            let cpu = unsafe { libc::sched_getcpu() } as usize;
+            let cpu = sleep_then_spin();
             wakeups += 1;
             on_hog_core += u64::from(cpu == 0 || cpu == sib);
             if !seen.contains(&cpu) {
