@@ -27,7 +27,9 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status 2>/dev/null || echo 0;
 # cpu, fork/exec, pipe, futex, yield, policy churn (SCHED_OTHER/BATCH/IDLE/
 # FIFO/RR), affinity churn, nice churn, short-lived threads, SCHED_FIFO
 # bursts (cyclic: a real-time task waking every 100 us).
-(cd /tmp && stress-ng -t "$SECS" --metrics-brief --temp-path /tmp \
+# --verbose: when a stressor fails without a "fail:" line (a child that dies
+# on a signal is only reported at debug level), the log still says which.
+(cd /tmp && stress-ng -t "$SECS" --verbose --metrics-brief --temp-path /tmp \
     --cpu 2 --fork 1 --exec 1 --pipe 1 --futex 1 --yield 1 \
     --schedpolicy 1 --affinity 1 --nice 1 --pthread 1 --pthread-max 16 \
     --cyclic 1 --cyclic-policy fifo --cyclic-sleep 100000) > "$OUT/soak-stress.log" 2>&1 &
@@ -58,7 +60,10 @@ quick_clean_stop() { [ "$STOP_MS" -lt 5000 ] && detached_cleanly; }
 check soak_attached_throughout "state=$(sx_state) enable_seq $seq -> $(sx_enable_seq) after ${SECS}s" \
     attached_since "$seq" "$pid"
 passed_line=$(grep -o 'successful run completed.*\|unsuccessful run completed.*' "$OUT/soak-stress.log")
-check soak_stressors_completed "stress-ng rc=$src: ${passed_line:-no summary}; $flips hotplug transitions ($failed_flips refused)" \
+# What a failed run says about its stressors (nothing when it succeeded).
+why=""
+[ $src -eq 0 ] || why=" [$(grep -iE 'fail|terminated|signal|error|killed' "$OUT/soak-stress.log" | grep -v 'metrc' | head -n 4 | tr '\n' ';')]"
+check soak_stressors_completed "stress-ng rc=$src: ${passed_line:-no summary}$why; $flips hotplug transitions ($failed_flips refused)" \
     stressors_completed
 threads=$(awk '$2 == "metrc:" && $4 == "pthread" { print $5; exit }' "$OUT/soak-stress.log")
 check soak_short_lived_threads "${threads:-none} threads created and ended (pthread bogo ops)" enough_threads
