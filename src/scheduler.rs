@@ -129,8 +129,9 @@ impl<'a> Scheduler<'a> {
         rodata.cpu_core[..nr_cpu_ids].copy_from_slice(&topo.core);
         rodata.cpu_llc[..nr_cpu_ids].copy_from_slice(&topo.llc);
         rodata.cpu_node[..nr_cpu_ids].copy_from_slice(&topo.node);
-        rodata.smt_enabled = topo.smt();
-        if topo.smt() {
+        let smt = topo.smt();
+        rodata.smt_enabled = smt;
+        if smt {
             // Active balancing moves a running task by declining to keep it
             // at its next dispatch, which only ENQ_LAST turns into an
             // ops.enqueue (balance.bpf.h, balance_push_prev()). Without SMT
