@@ -5,7 +5,7 @@
 # (read-only) and run one guest command; exit with the guest command's code.
 #
 #   vm/run.sh [--kernel SERIES] [--cpus N] [--topology S,C,T] [--memory SIZE] [--numa SPEC]...
-#             [--out DIR] -- 'guest command'
+#             [--out DIR] [--console] -- 'guest command'
 #
 # --topology S,C,T lays the CPUs out as S sockets of C cores of T threads
 # (S * C * T must equal --cpus); each socket has its own last-level cache.
@@ -23,7 +23,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
-cpus=4 memory=2G out="" extra=() series=7 topology=""
+cpus=4 memory=2G out="" extra=() series=7 topology="" console=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --kernel) series=$2; shift 2 ;;
@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
         --numa) extra+=(--numa "$2"); shift 2 ;;
         --topology) topology=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --console) console=1; shift ;;
         --) shift; break ;;
         *) echo "vm/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -73,6 +74,10 @@ kvm_mode() {
 args=(-r "$VMLINUZ" --force-9p --cpus "$cpus" --memory "$memory"
       --rodir "/boot=$KBOOT" "${extra[@]}")
 [ "$(kvm_mode)" = kvm ] || args+=(--disable-kvm)
+# --console: the kernel's warnings and worse (loglevel 4) reach the console as
+# they happen, so a guest that wedges still shows its lockup, RCU stall or
+# hung-task reports on the host.
+[ "$console" = 0 ] || args+=(-v --append "loglevel=4")
 if [ -n "$out" ]; then
     mkdir -p "$out"
     out=$(cd "$out" && pwd)

@@ -52,13 +52,14 @@ for name in "${suites[@]}"; do
     # A suite that hangs (a stuck boot, a wedged guest) must not hang CI: each
     # boot is bounded. A boot that never reached the suite's first line (the
     # guest writes guest-started) is retried once and says so; a suite that
-    # started and then ran out of time is a failure.
+    # started and then ran out of time is a failure. The kernel's warnings
+    # reach the console (--console), so a guest that wedges still says why.
     for attempt in 1 2; do
         rm -rf "$out"; mkdir -p "$out"
         start=$(date +%s)
         rc=0
         timeout --kill-after=30 "$suite_timeout" \
-            vm/run.sh --kernel "$series" "${vmargs[@]}" --out "$out" \
+            vm/run.sh --kernel "$series" --console "${vmargs[@]}" --out "$out" \
                 -- "SUITE_BUDGET=$budget $guest_env sh tests/vm/$suite.sh" 2>&1 \
             | tee "$out/console.log" || rc=$?
         echo "vm suite $name: guest exit $rc after $(( $(date +%s) - start ))s"

@@ -217,19 +217,24 @@ side_by_side() {
 
 # A suite still running after $SUITE_BUDGET seconds (the host's limit for the
 # boot, less a margin; vm/test.sh sets it) leaves evidence before the host
-# kills the VM: what every task is blocked on, the scheduler state, the tail
-# of the kernel log. Silent timeouts in CI cannot be diagnosed. This stays
-# last in the file: the watchdog's subshell only knows the functions defined
-# before it starts.
+# kills the VM: the running CPUs' backtraces and the blocked tasks, straight to
+# the console (vm/test.sh boots with --console; the log level is raised first,
+# as those dumps are informational), then the scheduler state, every task's
+# wait channel and the tail of the kernel log. Each step is bounded, since a
+# wedged guest can block any of them (ps reads every task's memory map), and
+# the console dumps come first for that reason. Silent timeouts in CI cannot
+# be diagnosed. This stays last in the file: the watchdog's subshell only
+# knows the functions defined before it starts.
 suite_watchdog() {
     sleep "$1"
+    echo "--- guest watchdog: suite still running after ${1}s"
+    echo 8 > /proc/sys/kernel/printk 2>/dev/null
+    for dump in l w l; do echo $dump > /proc/sysrq-trigger 2>/dev/null; sleep 1; done
     {
-        echo "--- guest watchdog: suite still running after ${1}s; sched_ext state=$(sx_state)"
-        ps -eo pid,stat,wchan:32,etime,args 2>/dev/null | grep -v ' \[' | head -n 60
-        echo w > /proc/sysrq-trigger 2>/dev/null
-        sleep 2
+        echo "--- sched_ext state=$(timeout 5 cat "$SCX/state" 2>&1)"
+        timeout 10 ps -eo pid,stat,wchan:32,etime,args 2>&1 | grep -v ' \[' | head -n 60
         echo "--- kernel log tail"
-        dmesg | tail -n 200
+        timeout 10 dmesg 2>&1 | tail -n 200
     } > "$OUT/guest-watchdog.txt" 2>&1
     cat "$OUT/guest-watchdog.txt"
 }
