@@ -78,7 +78,9 @@ static __always_inline s32 balance_select_cpu(struct task_struct *p, s32 prev_cp
 /*
  * @p was queued on @cpu. If @cpu is idle, wake it; otherwise, if another CPU
  * that @p may run on is idle, wake that one so it pulls @p (or another waiting
- * task) instead of idling while work waits.
+ * task) instead of idling while work waits. A task preempted or out of slice
+ * is enqueued from its own context, where p->migration_disabled reads 1 (the
+ * BPF prolog's migrate_disable()): is_migration_disabled() knows.
  */
 static __always_inline void balance_kick_for(struct task_struct *p, s32 cpu)
 {
@@ -88,7 +90,7 @@ static __always_inline void balance_kick_for(struct task_struct *p, s32 cpu)
 		kick_cpu(cpu, SCX_KICK_IDLE);
 		return;
 	}
-	if (p->nr_cpus_allowed == 1 || p->migration_disabled)
+	if (p->nr_cpus_allowed == 1 || is_migration_disabled(p))
 		return;
 	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (idle >= 0)
@@ -104,7 +106,7 @@ static __always_inline void balance_kick_for(struct task_struct *p, s32 cpu)
 static __always_inline bool balance_can_move(struct task_struct *p, struct task_ctx *tctx,
 					     s32 dst, bool allow_hot, u64 now)
 {
-	if (!bpf_cpumask_test_cpu(dst, p->cpus_ptr) || p->migration_disabled)
+	if (!bpf_cpumask_test_cpu(dst, p->cpus_ptr) || is_migration_disabled(p))
 		return false;
 	if (!allow_hot && tctx->last_ran_ns && now - tctx->last_ran_ns < tun.migration_cost_ns)
 		return false;
