@@ -95,6 +95,12 @@ pub struct Opts {
     #[arg(long, help_heading = POLICY)]
     pub no_cpuperf: bool,
 
+    /// Ignore cgroups: every task competes at its own weight, whatever the
+    /// cpu.weight of its cgroup. By default the CPU is shared between
+    /// cgroups by cpu.weight, hierarchically, as CFS's group scheduling does.
+    #[arg(long, help_heading = POLICY)]
+    pub no_cgroup: bool,
+
     /// A task that ran within this many microseconds is cache-hot and the
     /// balancers leave it where it is (CFS's migration_cost).
     /// Range 0..=100000.

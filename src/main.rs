@@ -12,6 +12,7 @@
 
 mod bpf_intf;
 mod bpf_skel;
+mod cgroups;
 mod cli;
 mod control;
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct TaskMetrics {
     pub nice: i64,
     #[stat(desc = "CFS load weight (sched_prio_to_weight)")]
     pub weight: u64,
+    #[stat(desc = "Weight seen from the root: its own times its cgroups' shares / load")]
+    pub group_weight: u64,
     #[stat(desc = "CPU whose queue holds the task")]
     pub cpu: i64,
     #[stat(desc = "PELT util_avg (0..1024)")]
@@ -49,6 +51,21 @@ pub struct TaskMetrics {
     pub vlag_ms: f64,
     #[stat(desc = "Queue changes since scx_fairrs started tracking it")]
     pub migrations: u64,
+}
+
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+pub struct GroupMetrics {
+    #[stat(desc = "Cgroup path below the cgroup v2 root")]
+    pub path: String,
+    #[stat(desc = "cpu.weight")]
+    pub cpu_weight: u64,
+    #[stat(desc = "Runnable tasks in its subtree at the end of the interval")]
+    pub nr_runnable: u64,
+    #[stat(desc = "Share of the CPU time scx_fairrs gave out in the interval that its subtree received")]
+    pub share: f64,
+    #[stat(desc = "Share its place in the hierarchy gives it by cpu.weight, with the groups runnable at the end of the interval")]
+    pub ideal_share: f64,
 }
 
 #[stat_doc]
@@ -77,6 +94,8 @@ pub struct Metrics {
     pub cpus: Vec<CpuMetrics>,
     #[stat(desc = "Tasks with the highest PELT load")]
     pub top: Vec<TaskMetrics>,
+    #[stat(desc = "Cgroups that ran the most in the interval (not the root), with their ideal shares")]
+    pub groups: Vec<GroupMetrics>,
     #[stat(desc = "Current tunables")]
     pub tunables: BTreeMap<String, u64>,
 }

@@ -7,6 +7,7 @@
 //! kernel's own exit information (reason, message, debug dump) follows when
 //! the kernel ejected the scheduler.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::mem::MaybeUninit;
 use std::path::Path;
@@ -23,7 +24,8 @@ use crate::bpf_intf;
 use crate::bpf_skel::*;
 use crate::cli::Opts;
 use crate::control::{self, Call, Request, Response};
-use crate::stats::{self, CpuRaw, Metrics, Raw, Report, TaskRaw};
+use crate::cgroups;
+use crate::stats::{self, CpuRaw, GroupRaw, Metrics, Raw, Report, TaskRaw};
 use crate::tunables::{self, Tunables};
 use crate::topology::{CpuList, CpuMap, POSSIBLE_CPUS};
 
@@ -82,6 +84,9 @@ pub struct Scheduler<'a> {
     /// Highest possible CPU id + 1: the length of everything indexed by CPU id.
     nr_cpu_ids: usize,
     topo: CpuMap,
+    /// Cgroup paths by cgroup id, for the per-group stats (reread when an
+    /// unknown id appears).
+    cgroup_paths: std::cell::RefCell<BTreeMap<u64, String>>,
 }
 
 impl<'a> Scheduler<'a> {
@@ -125,6 +130,14 @@ impl<'a> Scheduler<'a> {
         let rodata = skel.maps.rodata_data.as_mut().context("BPF object has no .rodata")?;
         rodata.nr_cpu_ids = nr_cpu_ids as u32;
         rodata.cpuperf_enabled = !opts.no_cpuperf;
+        rodata.groups_enabled = !opts.no_cgroup;
+        if !opts.no_cgroup {
+            // 6.12 to 6.14 warn about a scheduler that attaches without this
+            // flag ("does not implement cgroup cpu.weight"); later kernels
+            // dropped it and always deliver the weights.
+            skel.struct_ops.fairrs_ops_mut().flags |=
+                scx_utils::compat::read_enum("scx_ops_flags", "SCX_OPS_HAS_CGROUP_WEIGHT").unwrap_or(0);
+        }
         let topo = CpuMap::read(nr_cpu_ids)?;
         rodata.cpu_core[..nr_cpu_ids].copy_from_slice(&topo.core);
         rodata.cpu_llc[..nr_cpu_ids].copy_from_slice(&topo.llc);
@@ -149,7 +162,15 @@ impl<'a> Scheduler<'a> {
             Err(e) => return Err(e).context("attaching the BPF scheduler"),
         };
 
-        Ok(Self { skel, opts: opts.clone(), struct_ops: Some(struct_ops), nr_cpus, nr_cpu_ids, topo })
+        Ok(Self {
+            skel,
+            opts: opts.clone(),
+            struct_ops: Some(struct_ops),
+            nr_cpus,
+            nr_cpu_ids,
+            topo,
+            cgroup_paths: Default::default(),
+        })
     }
 
     pub fn nr_cpus(&self) -> usize {
@@ -205,7 +226,50 @@ impl<'a> Scheduler<'a> {
             None => Vec::new(),
         };
         let tunables = tunables::current(&self.opts);
-        Raw { at: Instant::now(), counters, cpus, tasks: self.dump_tasks(), tunables }
+        let tasks = self.dump_tasks();
+        let groups = self.groups();
+        // This thread was running while it read the groups: its weight is in
+        // its cgroup's load, which the stats leave out of the ideal shares.
+        // SAFETY: gettid() has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        let reader = tasks
+            .iter()
+            .find(|t| t.pid == tid && t.on_queue)
+            .and_then(|t| cgroups::own_id().map(|id| (id, t.weight)));
+        Raw { at: Instant::now(), counters, cpus, tasks, groups, reader, tunables }
+    }
+
+    /// Every tracked cgroup (group.bpf.h's slots), with its path.
+    fn groups(&self) -> Vec<GroupRaw> {
+        let Some(bss) = self.skel.maps.bss_data.as_ref() else {
+            return Vec::new();
+        };
+        let mut groups: Vec<GroupRaw> = bss
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.cgid != 0)
+            .map(|(slot, g)| GroupRaw {
+                slot: slot as i32,
+                cgid: g.cgid,
+                parent: g.parent,
+                path: String::new(),
+                cpu_weight: g.cpu_weight,
+                nr_runnable: g.nr_runnable,
+                task_load: g.task_load,
+                child_shares: g.child_shares,
+                contrib: g.contrib,
+                runtime_ns: g.runtime_ns,
+            })
+            .collect();
+        let mut paths = self.cgroup_paths.borrow_mut();
+        if groups.iter().any(|g| !paths.contains_key(&g.cgid)) {
+            *paths = cgroups::paths();
+        }
+        for g in &mut groups {
+            g.path = paths.get(&g.cgid).cloned().unwrap_or_else(|| format!("cgroup {}", g.cgid));
+        }
+        groups
     }
 
     /// Every task scx_fairrs schedules, read through the dump_tasks iterator.
@@ -231,6 +295,7 @@ impl<'a> Scheduler<'a> {
                     comm: c_text(d.comm.iter().map(|&c| c as u8)),
                     nice: d.nice,
                     weight: d.weight,
+                    group_weight: d.group_weight,
                     queue_cpu: d.queue_cpu,
                     on_queue: d.on_queue != 0,
                     exec_ns: d.exec_ns,

@@ -19,7 +19,14 @@
 //! or more such tasks, a task's lag is its CPU time minus its weighted share
 //! of the time the group received, and Jain's index of (CPU time / weight)
 //! is 1 for perfect proportionality, 1/n at worst. The report gives the worst
-//! queue's index and the largest lag.
+//! queue's index and the largest lag. The weight is the one the queue uses:
+//! the task's own scaled by its cgroups' shares (group.bpf.h).
+//!
+//! Groups: each cgroup's share of the CPU time scx_fairrs gave out in the
+//! interval, beside the share cpu.weight gives it where it sits in the
+//! hierarchy: the product, from it up to the root, of what it contributes to
+//! its parent over its parent's load (group.bpf.h), as the groups stood at
+//! the end of the interval.
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, CStr};
@@ -30,7 +37,7 @@ use std::time::Instant;
 use scx_stats::prelude::*;
 
 use crate::bpf_intf;
-pub use scx_fairrs::metrics::{CpuMetrics, Metrics, TaskMetrics};
+pub use scx_fairrs::metrics::{CpuMetrics, GroupMetrics, Metrics, TaskMetrics};
 
 /// One BPF event counter (intf.h's FAIRRS_STATS list): its name, which is its
 /// key in `events_per_s` and the text block, and what it counts.
@@ -92,6 +99,7 @@ pub struct TaskRaw {
     pub comm: String,
     pub nice: i32,
     pub weight: u32,
+    pub group_weight: u32,
     pub queue_cpu: i32,
     pub on_queue: bool,
     pub exec_ns: u64,
@@ -102,14 +110,108 @@ pub struct TaskRaw {
     pub nr_migrations: u64,
 }
 
-/// Cumulative counters, queues and tasks at one instant.
+/// One tracked cgroup (struct fairrs_group in its slot), with its path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupRaw {
+    pub slot: i32,
+    pub cgid: u64,
+    pub parent: i32,
+    pub path: String,
+    pub cpu_weight: u32,
+    pub nr_runnable: i64,
+    pub task_load: i64,
+    pub child_shares: i64,
+    pub contrib: i64,
+    pub runtime_ns: u64,
+}
+
+/// Cumulative counters, queues, tasks and groups at one instant.
 #[derive(Debug, Clone)]
 pub struct Raw {
     pub at: Instant,
     pub counters: Vec<u64>,
     pub cpus: Vec<CpuRaw>,
     pub tasks: Vec<TaskRaw>,
+    pub groups: Vec<GroupRaw>,
+    /// The thread that took the snapshot, counted runnable in its own
+    /// cgroup while it read: (that cgroup's id, its weight).
+    pub reader: Option<(u64, u32)>,
     pub tunables: BTreeMap<String, u64>,
+}
+
+/// The weight a task's queue shares the CPU by.
+fn queue_weight(t: &TaskRaw) -> u32 {
+    if t.group_weight > 0 {
+        t.group_weight
+    } else {
+        t.weight
+    }
+}
+
+/// The share of the root's load @g's place in the hierarchy gives it
+/// (contrib / parent's load, multiplied up to the root); 0 if it is idle.
+fn ideal_share(g: &GroupRaw, by_slot: &BTreeMap<i32, &GroupRaw>) -> f64 {
+    let mut share = 1.0;
+    let mut cur = g;
+    for _ in 0..=bpf_intf::fairrs_consts_FAIRRS_MAX_GROUP_DEPTH {
+        let Some(parent) = by_slot.get(&cur.parent) else { return share };
+        let load = parent.task_load + parent.child_shares;
+        if cur.contrib <= 0 || load <= 0 {
+            return 0.0;
+        }
+        share *= cur.contrib as f64 / load as f64;
+        cur = parent;
+    }
+    share
+}
+
+/// The groups as they stand apart from the thread that read them (which was
+/// running, so counted as a runnable task of its cgroup, while it read).
+fn without_reader(groups: &[GroupRaw], reader: Option<(u64, u32)>) -> Vec<GroupRaw> {
+    let mut gs = groups.to_vec();
+    let Some((cgid, weight)) = reader else { return gs };
+    let Some(mut i) = gs.iter().position(|g| g.cgid == cgid) else { return gs };
+    gs[i].task_load -= weight as i64;
+    for _ in 0..=bpf_intf::fairrs_consts_FAIRRS_MAX_GROUP_DEPTH {
+        gs[i].nr_runnable -= 1;
+        let Some(p) = gs.iter().position(|g| g.slot == gs[i].parent) else { break };
+        if gs[i].nr_runnable <= 0 && gs[i].contrib > 0 {
+            gs[p].child_shares -= gs[i].contrib;
+            gs[i].contrib = 0;
+        }
+        i = p;
+    }
+    gs
+}
+
+/// The cgroups (not the root) that ran in the interval, the @top_n that ran
+/// most, with their shares of what the root's subtree ran and their ideal.
+pub fn group_shares(prev: &Raw, cur: &Raw, top_n: usize) -> Vec<GroupMetrics> {
+    let before: BTreeMap<(i32, u64), &GroupRaw> = prev.groups.iter().map(|g| ((g.slot, g.cgid), g)).collect();
+    let now = without_reader(&cur.groups, cur.reader);
+    let by_slot: BTreeMap<i32, &GroupRaw> = now.iter().map(|g| (g.slot, g)).collect();
+    let ran = |g: &GroupRaw| {
+        before.get(&(g.slot, g.cgid)).map_or(0, |p| g.runtime_ns.saturating_sub(p.runtime_ns))
+    };
+    let Some(root) = cur.groups.iter().find(|g| g.parent < 0) else { return Vec::new() };
+    let total = ran(root);
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut groups: Vec<(u64, &GroupRaw)> =
+        now.iter().filter(|g| g.parent >= 0).map(|g| (ran(g), g)).filter(|(r, _)| *r > 0).collect();
+    groups.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.path.cmp(&b.1.path)));
+    groups
+        .into_iter()
+        .take(top_n)
+        .map(|(r, g)| GroupMetrics {
+            path: g.path.clone(),
+            cpu_weight: g.cpu_weight.into(),
+            nr_runnable: g.nr_runnable.max(0) as u64,
+            share: r as f64 / total as f64,
+            ideal_share: ideal_share(g, &by_slot),
+        })
+        .collect()
 }
 
 /// Fairness over one interval: (tasks sampled, worst Jain index, max |lag| ns).
@@ -122,9 +224,9 @@ pub fn fairness(prev: &Raw, cur: &Raw) -> (u64, f64, f64) {
         let Some(p) = before.get(&t.pid) else { continue };
         let runnable = t.runnable_ns.saturating_sub(p.runnable_ns) as f64 / 1e9;
         let stayed = t.queue_cpu == p.queue_cpu && t.nr_migrations == p.nr_migrations;
-        if t.on_queue && stayed && t.weight > 0 && runnable >= FAIR_RUNNABLE_SHARE * secs {
+        if t.on_queue && stayed && queue_weight(t) > 0 && runnable >= FAIR_RUNNABLE_SHARE * secs {
             let exec = t.exec_ns.saturating_sub(p.exec_ns) as f64;
-            groups.entry(t.queue_cpu).or_default().push((exec, t.weight as f64));
+            groups.entry(t.queue_cpu).or_default().push((exec, queue_weight(t) as f64));
         }
     }
     let (mut n, mut jain, mut max_lag) = (0u64, 1.0f64, 0.0f64);
@@ -176,6 +278,7 @@ impl Report for Metrics {
                 comm: t.comm.clone(),
                 nice: t.nice.into(),
                 weight: t.weight.into(),
+                group_weight: t.group_weight.into(),
                 cpu: t.queue_cpu.into(),
                 util_avg: t.util_avg,
                 load_avg: t.load_avg,
@@ -209,6 +312,7 @@ impl Report for Metrics {
                 })
                 .collect(),
             top,
+            groups: group_shares(prev, cur, top_n),
             tunables: cur.tunables.clone(),
         }
     }
@@ -250,6 +354,16 @@ impl Report for Metrics {
                     out,
                     "  {:>9} {:<16} {:>4} {:>6} {:>3} {:>4} {:>5} {:>9.2} {:>4}",
                     t.pid, t.comm, t.nice, t.weight, t.cpu, t.util_avg, t.load_avg, t.vlag_ms, t.migrations
+                );
+            }
+        }
+        if !self.groups.is_empty() {
+            let _ = writeln!(out, "  groups: weight runnable  share  ideal path");
+            for g in &self.groups {
+                let _ = writeln!(
+                    out,
+                    "  {:>14} {:>8} {:>6.3} {:>6.3} {}",
+                    g.cpu_weight, g.nr_runnable, g.share, g.ideal_share, g.path
                 );
             }
         }
@@ -319,7 +433,7 @@ const EVENTS_LINE: [EventGroup; 3] = [
 
 /// The report structures, for --help-stats and the socket's "stats_meta".
 pub fn metas() -> Vec<StatsMeta> {
-    vec![Metrics::meta(), CpuMetrics::meta(), TaskMetrics::meta()]
+    vec![Metrics::meta(), CpuMetrics::meta(), TaskMetrics::meta(), GroupMetrics::meta()]
 }
 
 /// --help-stats: every field of the reports, then every event counter (the
@@ -363,6 +477,8 @@ pub(crate) mod tests {
                 CpuRaw { online: false, ..Default::default() },
             ],
             tasks,
+            groups: Vec::new(),
+            reader: None,
             tunables: BTreeMap::new(),
         }
     }
@@ -401,6 +517,63 @@ pub(crate) mod tests {
         names.dedup();
         assert_eq!(names.len(), NR_COUNTERS);
         assert_eq!(events().count(), NR_COUNTERS - 2);
+    }
+
+    /// A group with `nr` runnable tasks in its subtree and (task_load, child_shares) `loads`.
+    fn group(slot: i32, parent: i32, path: &str, weight: u32, contrib: i64, nr: i64, loads: (i64, i64)) -> GroupRaw {
+        GroupRaw {
+            slot,
+            cgid: 100 + slot as u64,
+            parent,
+            path: path.to_string(),
+            cpu_weight: weight,
+            nr_runnable: nr,
+            task_load: loads.0,
+            child_shares: loads.1,
+            contrib,
+            runtime_ns: 0,
+        }
+    }
+
+    #[test]
+    fn group_shares_beside_their_ideal_without_the_reader() {
+        // The root holds the reading thread (1024) and /top; /top holds A
+        // (weight 100, 1 task) and B (200, 4 tasks): B's ideal is 2/3 of
+        // the root once the reader is left out, A's 1/3.
+        let t0 = Instant::now();
+        let before = vec![
+            group(0, -1, "/", 100, 0, 6, (1024, 1024)),
+            group(1, 0, "/top", 100, 1024, 5, (0, 3072)),
+            group(2, 1, "/top/A", 100, 1024, 1, (1024, 0)),
+            group(3, 1, "/top/B", 200, 2048, 4, (4096, 0)),
+        ];
+        let mut after = before.clone();
+        for (g, ms) in after.iter_mut().zip([1000, 990, 330, 660]) {
+            g.runtime_ns = ms * 1_000_000;
+        }
+        let mut prev = raw(t0, vec![], vec![]);
+        prev.groups = before;
+        let mut cur = raw(t0 + Duration::from_secs(1), vec![], vec![]);
+        cur.groups = after;
+        cur.reader = Some((100, 1024));
+        let g = group_shares(&prev, &cur, 10);
+        let got: Vec<(&str, f64, f64)> = g.iter().map(|g| (g.path.as_str(), g.share, g.ideal_share)).collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0].0, "/top");
+        assert!((got[0].1 - 0.99).abs() < 1e-9 && (got[0].2 - 1.0).abs() < 1e-9, "{got:?}");
+        assert_eq!(got[1].0, "/top/B");
+        assert!((got[1].1 - 0.66).abs() < 1e-9 && (got[1].2 - 2.0 / 3.0).abs() < 1e-9, "{got:?}");
+        assert!((got[2].2 - 1.0 / 3.0).abs() < 1e-9, "{got:?}");
+        // Counted with the reader, the root's load doubles and every ideal halves.
+        cur.reader = None;
+        let g = group_shares(&prev, &cur, 10);
+        assert!((g[1].ideal_share - 1.0 / 3.0).abs() < 1e-9, "{g:?}");
+        // A reader alone in a group takes that group out of its parent's load
+        // (here A, whose hog is asleep: the root's 1024 is another task).
+        cur.reader = Some((102, 1024));
+        let g = group_shares(&prev, &cur, 10);
+        let b = g.iter().find(|g| g.path == "/top/B").unwrap();
+        assert!((b.ideal_share - 0.5).abs() < 1e-9, "{g:?}");
     }
 
     #[test]

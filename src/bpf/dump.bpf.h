@@ -32,7 +32,8 @@ int dump_tasks(struct bpf_iter__task *ctx)
 
 	d.pid = p->pid;
 	d.nice = p->static_prio - DEFAULT_PRIO;
-	d.weight = tctx->weight;
+	d.weight = tctx->task_weight;
+	d.group_weight = tctx->weight;
 	d.queue_cpu = tctx->queue_cpu;
 	d.on_queue = tctx->on_queue;
 	d.exec_ns = p->se.sum_exec_runtime;

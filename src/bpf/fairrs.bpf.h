@@ -3,7 +3,7 @@
  * State shared by every part of the scheduler: the tunables the daemon sets,
  * the per-task and per-CPU contexts, and the small helpers to reach them.
  *
- * The concept headers (vtime, placement, balance, load, stats, kick, dump)
+ * The concept headers (vtime, group, placement, balance, load, stats, kick, dump)
  * include this one; main.bpf.c includes them all and holds only the callbacks
  * (see its header for the single-translation-unit rule).
  */
@@ -63,8 +63,17 @@ struct task_ctx {
 	u64	exec_charged;
 	/* p->se.sum_exec_runtime when its current slice was granted. */
 	u64	slice_exec_start;
-	/* Load weight from sched_prio_to_weight[], kept current by set_weight. */
+	/*
+	 * Load weight seen from the root: its own times its groups' shares /
+	 * load (group.bpf.h); what its vruntime, slice and queue load use.
+	 */
 	u32	weight;
+	/* Its own load weight from sched_prio_to_weight[], kept current by set_weight. */
+	u32	task_weight;
+	/* Slot of its cgroup's group (group.bpf.h), -1 when not grouped. */
+	s32	group;
+	/* task_weight as added to that group's task load while runnable. */
+	s64	group_load;
 	/* CPU whose queue vruntime is relative to, -1 before first placement. */
 	s32	queue_cpu;
 	/* Counted in queue_cpu's load_weight / nr_running. */

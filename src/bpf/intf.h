@@ -24,6 +24,17 @@ enum fairrs_consts {
 	FAIRRS_NICE_0_LOAD	= 1024,
 	/* Weight of a SCHED_IDLE task (WEIGHT_IDLEPRIO, kernel/sched/sched.h). */
 	FAIRRS_WEIGHT_IDLEPRIO	= 3,
+	/*
+	 * Cgroups tracked (group.bpf.h); a power of two so BPF can mask
+	 * indices. Cgroups beyond it, or nested deeper than
+	 * FAIRRS_MAX_GROUP_DEPTH, count as their nearest tracked ancestor.
+	 */
+	FAIRRS_MAX_GROUPS	= 4096,
+	FAIRRS_MAX_GROUP_DEPTH	= 16,
+	/* cpu.weight of a cgroup nobody set (CGROUP_WEIGHT_DFL). */
+	FAIRRS_CGROUP_WEIGHT_DFL = 100,
+	/* Smallest weight a group gives a task (MIN_SHARES, kernel/sched/sched.h). */
+	FAIRRS_MIN_SHARES	= 2,
 };
 
 /*
@@ -72,6 +83,7 @@ struct fairrs_tunables {
 	X(PREEMPT_DEFERRED,	"preempt_deferred", "wakeup preemption left to the tick: the running task was protected") \
 	X(BALANCE_SWAP,		"balance_swap",	"periodic balancer moving a heavy task to start a swap of two (balance_swap_min_load())") \
 	X(BALANCE_ACTIVE,	"balance_active", "running task pushed off a busy SMT core to a wholly idle one (balance_push_prev())") \
+	X(GROUP_UNTRACKED,	"group_untracked", "cgroups counted as their parent: nested too deep or no free slot (group.bpf.h)") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
 
@@ -174,6 +186,33 @@ struct fairrs_cpu_ctx {
 } __attribute__((aligned(64)));
 
 /*
+ * One cgroup with the cpu controller (a task group), as group.bpf.h keeps it
+ * in its slot of the .bss array `groups`, read by the daemon for stats. The
+ * counters are machine-wide and changed atomically by any CPU.
+ */
+struct fairrs_group {
+	/* The cgroup's id (its kernfs inode number); 0 marks a free slot. */
+	u64	cgid;
+	/* Slot of its parent, -1 for the root cgroup. */
+	s32	parent;
+	/* Depth below the root (0 for the root). */
+	u32	level;
+	/* cpu.weight (1..10000), and the same in load units: tg->shares. */
+	u32	cpu_weight;
+	u32	shares;
+	/* Runnable tasks in its whole subtree. */
+	s64	nr_runnable;
+	/* Sum of the weights of its own runnable tasks (not its children's). */
+	s64	task_load;
+	/* Sum of what its children contribute (their shares while runnable). */
+	s64	child_shares;
+	/* What it contributes to its parent's child_shares: shares or 0. */
+	s64	contrib;
+	/* CPU time its subtree's tasks have run, ns (for the stats' shares). */
+	u64	runtime_ns;
+};
+
+/*
  * One task as the dump_tasks iterator reports it to the daemon (for --top and
  * the live fairness figures), with its PELT averages decayed to the moment of
  * the dump.
@@ -181,10 +220,10 @@ struct fairrs_cpu_ctx {
 struct fairrs_task_dump {
 	s32	pid;
 	s32	nice;
-	u32	weight;
+	u32	weight;		/* its own load weight (nice, policy) */
 	s32	queue_cpu;	/* CPU whose queue holds it, -1 before first placement */
 	u32	on_queue;	/* runnable (queued or running) */
-	u32	__pad;
+	u32	group_weight;	/* its weight seen from the root (group.bpf.h) */
 	u64	exec_ns;	/* total CPU time (se.sum_exec_runtime) */
 	u64	runnable_ns;	/* total time spent runnable under scx_fairrs */
 	s64	vlag_ns;	/* vruntime - its queue's min_vruntime */

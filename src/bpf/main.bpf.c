@@ -7,14 +7,15 @@
  * ops.select_cpu chose at wakeup), runs in vruntime order for a slice sized
  * from its weight and the queue's load, and is charged vruntime in proportion
  * to its runtime divided by its weight. The arithmetic (slices, keeping the
- * CPU, reweighting) lives in vtime.bpf.h, wakeup placement, preemption and
+ * CPU, reweighting) lives in vtime.bpf.h, cgroup weights in group.bpf.h, wakeup placement, preemption and
  * what it knows of the running task in placement.bpf.h, CPU selection and
  * pulling in balance.bpf.h, the load signals in load.bpf.h; this file only
  * wires them to the callbacks.
  *
  * Callbacks appear in the order a task meets them: init_task, enable,
  * select_cpu, runnable, enqueue, dispatch, running, tick, stopping, quiescent,
- * set_weight, yield; then CPU hotplug and the scheduler-wide init and exit.
+ * set_weight, yield; then cgroups, CPU hotplug and the scheduler-wide init
+ * and exit.
  *
  * One translation unit: the BPF object is this file. It includes every
  * concept header, and each header includes (behind its include guard) the
@@ -33,6 +34,7 @@
 #include "kick.bpf.h"
 #include "load.bpf.h"
 #include "vtime.bpf.h"
+#include "group.bpf.h"
 #include "placement.bpf.h"
 #include "balance.bpf.h"
 #include "dump.bpf.h"
@@ -48,7 +50,10 @@ UEI_DEFINE(uei);
  */
 #define VTIME_BASE	(1ULL << 40)
 
-/* A task enters sched_ext (fork, or every task when the scheduler loads). */
+/*
+ * A task enters sched_ext (fork, or every task when the scheduler loads,
+ * after every cgroup has been through ops.cgroup_init).
+ */
 s32 BPF_STRUCT_OPS(fairrs_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
 	struct task_ctx *tctx;
@@ -58,6 +63,7 @@ s32 BPF_STRUCT_OPS(fairrs_init_task, struct task_struct *p, struct scx_init_task
 		return -ENOMEM;
 	tctx->queue_cpu = -1;
 	tctx->is_new = true;
+	tctx->group = group_slot_of(args->cgroup);
 	return 0;
 }
 
@@ -75,7 +81,9 @@ void BPF_STRUCT_OPS(fairrs_enable, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->rejoined = !tctx->is_new;
-	tctx->weight = vtime_task_weight(p);
+	tctx->task_weight = vtime_task_weight(p);
+	/* Its groups' share is applied when it becomes runnable. */
+	tctx->weight = tctx->task_weight;
 	tctx->exec_charged = p->se.sum_exec_runtime;
 	load_task_init(tctx, tctx->weight);
 }
@@ -105,8 +113,8 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 /*
  * @p became runnable on its CPU (the kernel has already moved it there). It
  * joins that CPU's queue: its vruntime is renormalised to the queue, its
- * weight added to the queue's load, and it is placed (new-task debit or
- * sleeper credit). This runs for direct dispatches too, so accounting never
+ * weight joins its groups' loads and, scaled by them, the queue's load, and
+ * it is placed (new-task debit or sleeper credit). This runs for direct dispatches too, so accounting never
  * depends on whether ops.enqueue is called.
  */
 void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
@@ -125,6 +133,9 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_WAKEUP :
 					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	if (!tctx->on_queue) {
+		group_task_account(tctx, 1);
+		if (tctx->group >= 0)
+			tctx->weight = group_task_weight(tctx);
 		tctx->on_queue = true;
 		tctx->runnable_since = load_now();
 		queue_weight_add(cpu, tctx->weight);
@@ -249,6 +260,7 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 		return;
 	vtime_move_queue(tctx, cpu);
 	load_task_update(tctx);
+	group_refresh_weight(tctx);
 	tctx->is_running = true;
 	load_cpu_update(cctx);
 	load_cpuperf_update(cpu, cctx);
@@ -263,8 +275,9 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 }
 
 /*
- * Scheduler tick while @p runs: keep its vruntime and the floor current, and
- * end its slice early if the queue has changed so that it should give way.
+ * Scheduler tick while @p runs: keep its vruntime, its groups' weight and the
+ * floor current, and end its slice early if the queue has changed so that it
+ * should give way.
  */
 void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 {
@@ -275,8 +288,9 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	cpu = task_cpu_ctxs(p, &tctx, &cctx);
 	if (cpu < 0)
 		return;
-	vtime_charge(p, tctx);
+	group_charge(tctx, vtime_charge(p, tctx));
 	load_task_update(tctx);
+	group_refresh_weight(tctx);
 	load_cpu_update(cctx);
 	load_cpuperf_update(cpu, cctx);
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
@@ -295,7 +309,7 @@ void BPF_STRUCT_OPS(fairrs_stopping, struct task_struct *p, bool runnable)
 	cpu = task_cpu_ctxs(p, &tctx, &cctx);
 	if (cpu < 0)
 		return;
-	vtime_charge(p, tctx);
+	group_charge(tctx, vtime_charge(p, tctx));
 	if (runnable && !p->scx.slice)
 		stat_inc(FAIRRS_STAT_SLICE_EXPIRED);
 	tctx->last_ran_ns = scx_bpf_now();
@@ -316,21 +330,25 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 	load_task_update(tctx);
 	tctx->runnable_ns += load_now() - tctx->runnable_since;
 	queue_weight_sub(tctx->queue_cpu, tctx->weight);
+	group_task_account(tctx, -1);
 	tctx->on_queue = false;
 	load_sync_contrib(tctx);
 }
 
 /*
  * The nice level or policy of @p changed (@weight is the cgroup-scale value;
- * we recompute the exact CFS weight from the task). A runnable task's queue
- * load follows.
+ * we recompute the exact CFS weight from the task). A runnable task's group
+ * and queue loads follow.
  */
 void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
-	if (tctx)
-		vtime_reweight(tctx, vtime_task_weight(p));
+	if (!tctx)
+		return;
+	tctx->task_weight = vtime_task_weight(p);
+	group_task_reweight(tctx);
+	vtime_reweight(tctx, tctx->group >= 0 ? group_task_weight(tctx) : tctx->task_weight);
 }
 
 /*
@@ -343,11 +361,45 @@ bool BPF_STRUCT_OPS(fairrs_yield, struct task_struct *from, struct task_struct *
 	struct task_ctx *tctx = task_ctx(from);
 
 	if (tctx) {
-		vtime_charge(from, tctx);
+		group_charge(tctx, vtime_charge(from, tctx));
 		tctx->yielded = true;
 	}
 	scx_bpf_task_set_slice(from, 0);
 	return false;
+}
+
+/*
+ * Cgroups with the cpu controller (task groups): each has a group whose
+ * cpu.weight shares the CPU among groups as CFS does (group.bpf.h). Parents
+ * are initialised before their children.
+ */
+s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_cgroup_init, struct cgroup *cgrp,
+			     struct scx_cgroup_init_args *args)
+{
+	if (!groups_enabled)
+		return 0;
+	return group_init(cgrp, args->weight);
+}
+
+void BPF_STRUCT_OPS(fairrs_cgroup_exit, struct cgroup *cgrp)
+{
+	if (groups_enabled)
+		group_exit(cgrp);
+}
+
+void BPF_STRUCT_OPS(fairrs_cgroup_move, struct task_struct *p, struct cgroup *from,
+		    struct cgroup *to)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (tctx && groups_enabled)
+		group_move_task(tctx, group_slot_of(to));
+}
+
+void BPF_STRUCT_OPS(fairrs_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
+{
+	if (groups_enabled)
+		group_set_weight(cgrp, weight);
 }
 
 /*
@@ -437,6 +489,10 @@ SCX_OPS_DEFINE(fairrs_ops,
 	       .quiescent	= (void *)fairrs_quiescent,
 	       .set_weight	= (void *)fairrs_set_weight,
 	       .yield		= (void *)fairrs_yield,
+	       .cgroup_init	= (void *)fairrs_cgroup_init,
+	       .cgroup_exit	= (void *)fairrs_cgroup_exit,
+	       .cgroup_move	= (void *)fairrs_cgroup_move,
+	       .cgroup_set_weight = (void *)fairrs_cgroup_set_weight,
 	       .cpu_online	= (void *)fairrs_cpu_online,
 	       .cpu_offline	= (void *)fairrs_cpu_offline,
 	       .init		= (void *)fairrs_init,

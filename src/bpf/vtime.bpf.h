@@ -49,16 +49,19 @@ static __always_inline u64 vtime_scale(u64 delta, u32 weight)
 /*
  * Charge the runtime @p accumulated since the last charge. The kernel keeps
  * p->se.sum_exec_runtime current for sched_ext tasks (update_curr_scx()) before
- * it calls ops.tick and ops.stopping, so the delta is exact.
+ * it calls ops.tick and ops.stopping, so the delta is exact. Returns the
+ * runtime charged, ns.
  */
-static __always_inline void vtime_charge(struct task_struct *p, struct task_ctx *tctx)
+static __always_inline u64 vtime_charge(struct task_struct *p, struct task_ctx *tctx)
 {
 	u64 now_exec = p->se.sum_exec_runtime;
 	u64 delta = now_exec - tctx->exec_charged;
 
 	tctx->exec_charged = now_exec;
-	if ((s64)delta > 0)
-		tctx->vruntime += vtime_scale(delta, tctx->weight);
+	if ((s64)delta <= 0)
+		return 0;
+	tctx->vruntime += vtime_scale(delta, tctx->weight);
+	return delta;
 }
 
 /* update_min_vruntime(): the floor only moves forward. */
@@ -186,7 +189,8 @@ static __always_inline void queue_weight_sub(s32 cpu, u32 weight)
 
 /*
  * reweight_entity(): @tctx's weight becomes @weight (a new nice level or
- * policy); a runnable task's queue weight sum follows.
+ * policy, or its groups' loads moved); a runnable task's queue weight sum
+ * follows.
  */
 static __always_inline void vtime_reweight(struct task_ctx *tctx, u32 weight)
 {

@@ -12,11 +12,13 @@
 //!
 //!   fairrs-guest fairness [--secs S] [--cpu N] [--only CASE]
 //!   fairrs-guest balance  [--secs S] [--only CASE]
+//!   fairrs-guest groups   [--secs S] [--only CASE]   (groups.rs)
 //!   fairrs-guest spin     --cpu N [--threads N] [--duty PCT] [--secs S]
 //!   fairrs-guest stats    CASE ...   (checks of a running instance's reports, stats.rs)
 //!   fairrs-guest bench    CASE ...   (the benchmark suite's workloads and report, bench.rs)
 
 mod bench;
+mod groups;
 mod stats;
 
 use std::fs;
@@ -975,9 +977,10 @@ fn main() {
             }
             return;
         }
+        Some("groups") => return groups::main(Duration::from_secs_f64(secs), &want),
         _ => {
             eprintln!(
-                "usage: fairrs-guest fairness|balance|spin|stats [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS] \
+                "usage: fairrs-guest fairness|balance|groups|spin|stats [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS] \
                  [--threads N] [--duty PCT]"
             );
             std::process::exit(2);

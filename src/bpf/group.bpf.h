@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Task groups: cgroup cpu.weight shared out as CFS's classic group scheduling
+ * does (Linux v6.5 kernel/sched/fair.c, calc_group_shares() and
+ * update_cfs_group()), on the per-CPU vruntime queues of a flat scheduler.
+ *
+ * CFS gives each group a run queue per CPU and an entity in its parent's
+ * queue there, weighted with the group's shares scaled by the fraction of the
+ * group's load on that CPU:
+ *
+ *	ge->load.weight = tg->shares * grq_load(cpu) / tg_load	(calc_group_shares())
+ *
+ * A task of weight w in that group's queue on that CPU receives, of what the
+ * group entity receives there, w / grq_load(cpu). Seen from the root, the
+ * task therefore weighs
+ *
+ *	w / grq_load(cpu) * tg->shares * grq_load(cpu) / tg_load
+ *		= w * tg->shares / tg_load
+ *
+ * and the CPU's share drops out; one level up the same holds with the group's
+ * entity in place of the task. So, recursively to the root, a task's weight
+ * in one flat queue per CPU is
+ *
+ *	w * prod over its groups g below the root of (g->shares / load(g))
+ *
+ * where load(g) is the machine-wide load of g's queues: the weights of g's
+ * own runnable tasks plus the shares of each child group that has runnable
+ * tasks (a child's entities on all CPUs add up to its shares). With that
+ * weight the queues give every task, and so every group, CFS's share of its
+ * CPU, and the balancer (which compares queue loads built from the same
+ * weights) spreads groups as CFS's h_load does. The identity is exact for the
+ * instantaneous weights (CFS feeds tg_load from PELT load averages, which
+ * tend to them) and leaves out calc_group_shares()'s clamp to
+ * [MIN_SHARES, tg->shares], which only binds at the extremes (a task's weight
+ * is kept at MIN_SHARES or more).
+ *
+ * Cost: a task becoming runnable or not walks its ancestors once (one atomic
+ * add each); its weight is recomputed (the same walk, a multiply and a divide
+ * per level) when it becomes runnable, starts running and at each tick, and
+ * its queue's load follows (vtime_reweight()). Queued tasks keep the weight
+ * they were enqueued with until they run.
+ *
+ * Groups live in slots of the .bss array `groups` (the daemon reads them for
+ * the per-group shares in its stats); a cgroup finds its slot in cgroup
+ * storage, a task keeps its group's slot in its context (ops.init_task,
+ * ops.cgroup_move). A cgroup nested deeper than FAIRRS_MAX_GROUP_DEPTH, or
+ * created when every slot is taken, counts as its nearest tracked ancestor.
+ * --no-cgroup (groups_enabled false) leaves every task at its own weight.
+ */
+#ifndef __FAIRRS_GROUP_BPF_H
+#define __FAIRRS_GROUP_BPF_H
+
+#include "fairrs.bpf.h"
+#include "stats.bpf.h"
+#include "vtime.bpf.h"
+
+/* Share the CPU between cgroups by cpu.weight; the daemon clears it for --no-cgroup. */
+const volatile bool groups_enabled = true;
+
+/* Every tracked cgroup, read by the daemon (stats). */
+struct fairrs_group groups[FAIRRS_MAX_GROUPS];
+
+/* Where a cgroup's group lives in `groups`. */
+struct group_slot {
+	s32	slot;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct group_slot);
+} group_slots SEC(".maps");
+
+/* Fixed-point fraction bits of the weight product in group_task_weight(). */
+#define GROUP_FRAC_SHIFT	16
+
+static __always_inline struct fairrs_group *group_of(s32 slot)
+{
+	if (slot < 0 || slot >= FAIRRS_MAX_GROUPS)
+		return NULL;
+	return &groups[slot & (FAIRRS_MAX_GROUPS - 1)];
+}
+
+/* sched_weight_from_cgroup(): cpu.weight 100 is a nice-0 task's 1024. */
+static __always_inline u32 group_shares(u32 cpu_weight)
+{
+	return ((u64)cpu_weight * FAIRRS_NICE_0_LOAD + FAIRRS_CGROUP_WEIGHT_DFL / 2) /
+	       FAIRRS_CGROUP_WEIGHT_DFL;
+}
+
+/* The slot @cgrp's tasks count in, or -1 (not tracked, or groups disabled). */
+static __always_inline s32 group_slot_of(struct cgroup *cgrp)
+{
+	struct group_slot *gs;
+
+	if (!groups_enabled || !cgrp)
+		return -1;
+	gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
+	return gs ? gs->slot : -1;
+}
+
+/*
+ * Make @g's contribution to its parent's child_shares match its state: its
+ * shares while its subtree has runnable tasks, else 0. Callers race (tasks on
+ * other CPUs, a weight change): each exchange applies exactly its own change
+ * to the parent, so the parent's sum always equals its children's
+ * contributions, and a caller that finds the state moved under it makes a
+ * second pass, so the last one to act leaves the contribution right.
+ */
+static __always_inline void group_sync_contrib(struct fairrs_group *g)
+{
+	struct fairrs_group *parent = group_of(g->parent);
+	u32 pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		s64 want = READ_ONCE(g->nr_runnable) > 0 ? (s64)READ_ONCE(g->shares) : 0;
+		s64 old = __sync_lock_test_and_set(&g->contrib, want);
+
+		if (old != want && parent)
+			__sync_fetch_and_add(&parent->child_shares, want - old);
+		if (want == (READ_ONCE(g->nr_runnable) > 0 ? (s64)READ_ONCE(g->shares) : 0))
+			break;
+	}
+}
+
+/*
+ * @tctx becomes runnable (@sign 1) or stops being runnable (-1): its weight
+ * joins or leaves its group's task load, and each ancestor's count of
+ * runnable tasks; a group whose count leaves or reaches 0 updates what it
+ * adds to its parent.
+ */
+static __always_inline void group_task_account(struct task_ctx *tctx, s64 sign)
+{
+	struct fairrs_group *g = group_of(tctx->group);
+	u32 depth;
+
+	if (!g)
+		return;
+	if (sign > 0)
+		tctx->group_load = tctx->task_weight;
+	__sync_fetch_and_add(&g->task_load, sign * tctx->group_load);
+	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && g; depth++) {
+		s64 before = __sync_fetch_and_add(&g->nr_runnable, sign);
+
+		if (before == 0 || before + sign == 0)
+			group_sync_contrib(g);
+		g = group_of(g->parent);
+	}
+}
+
+/* A runnable @tctx's own weight changed (nice, policy): its group's load follows. */
+static __always_inline void group_task_reweight(struct task_ctx *tctx)
+{
+	struct fairrs_group *g = group_of(tctx->group);
+
+	if (!g || !tctx->on_queue)
+		return;
+	__sync_fetch_and_add(&g->task_load, (s64)tctx->task_weight - (s64)tctx->group_load);
+	tctx->group_load = tctx->task_weight;
+}
+
+/*
+ * @tctx's weight seen from the root: its own, times shares / load of each
+ * group it is in below the root (see the top of this file).
+ */
+static __always_inline u32 group_task_weight(const struct task_ctx *tctx)
+{
+	u64 w = (u64)tctx->task_weight << GROUP_FRAC_SHIFT;
+	struct fairrs_group *g = group_of(tctx->group);
+	u32 depth;
+
+	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && g; depth++) {
+		s64 load;
+
+		if (g->parent < 0)
+			break;
+		load = READ_ONCE(g->task_load) + READ_ONCE(g->child_shares);
+		if (load > 0)
+			w = w * READ_ONCE(g->shares) / (u64)load;
+		g = group_of(g->parent);
+	}
+	w >>= GROUP_FRAC_SHIFT;
+	if (w < FAIRRS_MIN_SHARES)
+		return FAIRRS_MIN_SHARES;
+	return w > 0xffffffffULL ? 0xffffffffU : (u32)w;
+}
+
+/* Bring @tctx's weight (and its queue's load, if queued) up to its groups' loads. */
+static __always_inline void group_refresh_weight(struct task_ctx *tctx)
+{
+	u32 w;
+
+	if (tctx->group < 0)
+		return;
+	w = group_task_weight(tctx);
+	if (w != tctx->weight)
+		vtime_reweight(tctx, w);
+}
+
+/* @delta ns that @tctx just ran count for each group of its subtree path. */
+static __always_inline void group_charge(struct task_ctx *tctx, u64 delta)
+{
+	struct fairrs_group *g = group_of(tctx->group);
+	u32 depth;
+
+	if (!delta)
+		return;
+	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && g; depth++) {
+		__sync_fetch_and_add(&g->runtime_ns, delta);
+		g = group_of(g->parent);
+	}
+}
+
+/* Take a free slot for cgroup @cgid, or -1 when all are taken. */
+static __always_inline s32 group_alloc(u64 cgid)
+{
+	s32 slot;
+
+	bpf_for(slot, 0, FAIRRS_MAX_GROUPS) {
+		struct fairrs_group *g = group_of(slot);
+
+		if (g && !READ_ONCE(g->cgid) && __sync_bool_compare_and_swap(&g->cgid, 0, cgid))
+			return slot;
+	}
+	return -1;
+}
+
+/*
+ * A cgroup with the cpu controller appears (or exists when the scheduler
+ * loads; parents come first). It gets a slot of its own, unless it is too
+ * deep or none is free: then its tasks count in its parent's.
+ */
+static __always_inline s32 group_init(struct cgroup *cgrp, u32 cpu_weight)
+{
+	struct group_slot *gs;
+	struct fairrs_group *g;
+	struct cgroup *parent;
+	s32 parent_slot = -1, slot = -1;
+	u32 level = cgrp->level;
+
+	gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!gs)
+		return -ENOMEM;
+	if (level > 0) {
+		parent = bpf_cgroup_ancestor(cgrp, level - 1);
+		if (!parent)
+			return -ENOENT;
+		parent_slot = group_slot_of(parent);
+		bpf_cgroup_release(parent);
+	}
+	if (level < FAIRRS_MAX_GROUP_DEPTH)
+		slot = group_alloc(cgrp->kn->id);
+	g = group_of(slot);
+	if (!g) {
+		if (level > 0)
+			stat_inc(FAIRRS_STAT_GROUP_UNTRACKED);
+		gs->slot = parent_slot;
+		return 0;
+	}
+	g->parent = parent_slot;
+	g->level = level;
+	g->cpu_weight = cpu_weight;
+	g->shares = group_shares(cpu_weight);
+	g->nr_runnable = 0;
+	g->task_load = 0;
+	g->child_shares = 0;
+	g->contrib = 0;
+	g->runtime_ns = 0;
+	gs->slot = slot;
+	return 0;
+}
+
+/* The cgroup is gone (it has no tasks left): free its slot. */
+static __always_inline void group_exit(struct cgroup *cgrp)
+{
+	struct group_slot *gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
+	struct fairrs_group *g, *parent;
+	s64 old;
+
+	if (!gs || !(g = group_of(gs->slot)) || g->cgid != cgrp->kn->id)
+		return;
+	/* Whatever it still adds to its parent goes (it has no runnable task). */
+	old = __sync_lock_test_and_set(&g->contrib, 0);
+	if (old && (parent = group_of(g->parent)))
+		__sync_fetch_and_sub(&parent->child_shares, old);
+	gs->slot = -1;
+	WRITE_ONCE(g->cgid, 0);
+}
+
+/* cpu.weight of the cgroup changed: so do its shares, and its parent's load. */
+static __always_inline void group_set_weight(struct cgroup *cgrp, u32 cpu_weight)
+{
+	struct group_slot *gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
+	struct fairrs_group *g;
+
+	if (!gs || !(g = group_of(gs->slot)) || g->cgid != cgrp->kn->id)
+		return;
+	WRITE_ONCE(g->cpu_weight, cpu_weight);
+	WRITE_ONCE(g->shares, group_shares(cpu_weight));
+	group_sync_contrib(g);
+}
+
+/*
+ * @tctx's task moves to the group in @slot. The kernel moves a runnable task
+ * between ops.quiescent and ops.runnable (sched_move_task()), so its load is
+ * normally out of every group here; if not, it is carried over.
+ */
+static __always_inline void group_move_task(struct task_ctx *tctx, s32 slot)
+{
+	if (tctx->group == slot)
+		return;
+	if (tctx->on_queue)
+		group_task_account(tctx, -1);
+	tctx->group = slot;
+	if (tctx->on_queue)
+		group_task_account(tctx, 1);
+}
+
+#endif /* __FAIRRS_GROUP_BPF_H */

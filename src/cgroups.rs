@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Cgroup paths for the per-group stats: the BPF side knows a cgroup by its
+//! id, which on cgroup v2 is the inode number of its directory.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// Where the cgroup v2 hierarchy is mounted (systemd and virtme-ng alike).
+const CGROUP2_ROOT: &str = "/sys/fs/cgroup";
+
+/// Every cgroup's path below the root ("/" for the root), by cgroup id.
+pub fn paths() -> BTreeMap<u64, String> {
+    let mut out = BTreeMap::new();
+    walk(Path::new(CGROUP2_ROOT), "", &mut out, 0);
+    out
+}
+
+fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<u64, String>, depth: usize) {
+    let Ok(meta) = dir.metadata() else { return };
+    out.insert(meta.ino(), if rel.is_empty() { "/".to_string() } else { rel.to_string() });
+    // The kernel nests at most a few dozen levels in practice; stop a loop anyway.
+    if depth > 64 {
+        return;
+    }
+    let Ok(entries) = dir.read_dir() else { return };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let name = e.file_name();
+            walk(&e.path(), &format!("{rel}/{}", name.to_string_lossy()), out, depth + 1);
+        }
+    }
+}
+
+/// The cgroup id of the calling thread's cgroup (cgroup v2), if it has one.
+pub fn own_id() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/cgroup").ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Path::new(CGROUP2_ROOT).join(rel.trim_start_matches('/')).metadata().ok().map(|m| m.ino())
+}
