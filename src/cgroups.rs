@@ -38,3 +38,9 @@ pub fn own_id() -> Option<u64> {
     let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
     Path::new(CGROUP2_ROOT).join(rel.trim_start_matches('/')).metadata().ok().map(|m| m.ino())
 }
+
+/// The autogroup id of a group key that is one (--autogroup: the top bit set,
+/// group.bpf.h's GROUP_AUTOGROUP_KEY), as /proc/PID/autogroup names it.
+pub fn autogroup_id(key: u64) -> Option<u64> {
+    (key & (1 << 63) != 0).then_some(key & !(1 << 63))
+}

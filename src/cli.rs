@@ -101,6 +101,14 @@ pub struct Opts {
     #[arg(long, help_heading = POLICY)]
     pub no_cgroup: bool,
 
+    /// Group the tasks of the root cgroup by session, as the kernel's
+    /// autogroups do (CONFIG_SCHED_AUTOGROUP): each session shares the CPU
+    /// as one group, weighted by its autogroup nice (/proc/PID/autogroup),
+    /// so a make -j in one terminal does not starve another session.
+    /// Tasks in other cgroups follow their cgroups.
+    #[arg(long, help_heading = POLICY, conflicts_with = "no_cgroup")]
+    pub autogroup: bool,
+
     /// A task that ran within this many microseconds is cache-hot and the
     /// balancers leave it where it is (CFS's migration_cost).
     /// Range 0..=100000.

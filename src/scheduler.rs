@@ -131,6 +131,7 @@ impl<'a> Scheduler<'a> {
         rodata.nr_cpu_ids = nr_cpu_ids as u32;
         rodata.cpuperf_enabled = !opts.no_cpuperf;
         rodata.groups_enabled = !opts.no_cgroup;
+        rodata.autogroup_enabled = opts.autogroup;
         if !opts.no_cgroup {
             // 6.12 to 6.14 warn about a scheduler that attaches without this
             // flag ("does not implement cgroup cpu.weight"); later kernels
@@ -263,11 +264,14 @@ impl<'a> Scheduler<'a> {
             })
             .collect();
         let mut paths = self.cgroup_paths.borrow_mut();
-        if groups.iter().any(|g| !paths.contains_key(&g.cgid)) {
+        if groups.iter().any(|g| cgroups::autogroup_id(g.cgid).is_none() && !paths.contains_key(&g.cgid)) {
             *paths = cgroups::paths();
         }
         for g in &mut groups {
-            g.path = paths.get(&g.cgid).cloned().unwrap_or_else(|| format!("cgroup {}", g.cgid));
+            g.path = match cgroups::autogroup_id(g.cgid) {
+                Some(id) => format!("autogroup-{id}"),
+                None => paths.get(&g.cgid).cloned().unwrap_or_else(|| format!("cgroup {}", g.cgid)),
+            };
         }
         groups
     }

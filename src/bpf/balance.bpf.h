@@ -34,6 +34,7 @@
 
 #include "fairrs.bpf.h"
 #include "vtime.bpf.h"
+#include "group.bpf.h"
 #include "stats.bpf.h"
 #include "kick.bpf.h"
 
@@ -748,6 +749,8 @@ static int balance_timerfn(void *map, int *key, struct bpf_timer *timer)
 {
 	balance_periodic();
 	balance_active();
+	if (!(lb_round & 255))
+		group_reap_autogroups();
 	bpf_timer_start(timer, tun.balance_interval_ns, 0);
 	return 0;
 }

@@ -70,7 +70,11 @@ struct task_ctx {
 	u32	weight;
 	/* Its own load weight from sched_prio_to_weight[], kept current by set_weight. */
 	u32	task_weight;
-	/* Slot of its cgroup's group (group.bpf.h), -1 when not grouped. */
+	/*
+	 * Slot of its cgroup's group (group.bpf.h), -1 when not grouped; and
+	 * of the group it counts in: that one, or its session's autogroup.
+	 */
+	s32	cgroup;
 	s32	group;
 	/* task_weight as added to that group's task load while runnable. */
 	s64	group_load;

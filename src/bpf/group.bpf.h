@@ -46,16 +46,31 @@
  * ops.cgroup_move). A cgroup nested deeper than FAIRRS_MAX_GROUP_DEPTH, or
  * created when every slot is taken, counts as its nearest tracked ancestor.
  * --no-cgroup (groups_enabled false) leaves every task at its own weight.
+ *
+ * Autogroups (--autogroup): CONFIG_SCHED_AUTOGROUP puts the tasks of the root
+ * cgroup into one task group per session (setsid()), a child of the root
+ * weighted by the session's autogroup nice (sched_prio_to_weight[nice + 20],
+ * kernel/sched/autogroup.c). sched_ext is not told of those groups, so a
+ * root-cgroup task's session is read from p->signal->autogroup each time it
+ * becomes runnable; a session gets a slot the first time one of its tasks
+ * does, and the balancing timer frees the slots of sessions idle for
+ * GROUP_AUTOGROUP_IDLE_NS.
  */
 #ifndef __FAIRRS_GROUP_BPF_H
 #define __FAIRRS_GROUP_BPF_H
 
 #include "fairrs.bpf.h"
+#include "cfs.bpf.h"
 #include "stats.bpf.h"
 #include "vtime.bpf.h"
 
 /* Share the CPU between cgroups by cpu.weight; the daemon clears it for --no-cgroup. */
 const volatile bool groups_enabled = true;
+/* Group the root cgroup's tasks by session, as autogroups (--autogroup). */
+const volatile bool autogroup_enabled;
+
+/* Slot of the root cgroup's group (-1 until ops.cgroup_init saw it). */
+s32 group_root_slot = -1;
 
 /* Every tracked cgroup, read by the daemon (stats). */
 struct fairrs_group groups[FAIRRS_MAX_GROUPS];
@@ -74,6 +89,38 @@ struct {
 
 /* Fixed-point fraction bits of the weight product in group_task_weight(). */
 #define GROUP_FRAC_SHIFT	16
+
+/*
+ * An autogroup's slot is keyed by its id with the top bit set (cgroup ids are
+ * inode numbers and never have it), so the daemon tells them apart.
+ */
+#define GROUP_AUTOGROUP_KEY	(1ULL << 63)
+/* A session idle this long gives its slot back. */
+#define GROUP_AUTOGROUP_IDLE_NS	(10ULL * 1000 * 1000 * 1000)
+/* nr_runnable of a slot being freed: far below anything a count reaches. */
+#define GROUP_DYING		(-(1LL << 40))
+
+/*
+ * The fields of the kernel's autogroups read here (kernel/sched/autogroup.h),
+ * as CO-RE flavours: the vmlinux.h the scx headers ship was built without
+ * CONFIG_SCHED_AUTOGROUP; libbpf matches them to the running kernel's types.
+ */
+struct autogroup___fairrs {
+	unsigned long id;
+	int nice;
+} __attribute__((preserve_access_index));
+
+struct signal_struct___fairrs {
+	struct autogroup___fairrs *autogroup;
+} __attribute__((preserve_access_index));
+
+/* Autogroup id -> slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FAIRRS_MAX_GROUPS);
+	__type(key, u64);
+	__type(value, s32);
+} autogroup_slots SEC(".maps");
 
 static __always_inline struct fairrs_group *group_of(s32 slot)
 {
@@ -128,25 +175,35 @@ static __always_inline void group_sync_contrib(struct fairrs_group *g)
  * @tctx becomes runnable (@sign 1) or stops being runnable (-1): its weight
  * joins or leaves its group's task load, and each ancestor's count of
  * runnable tasks; a group whose count leaves or reaches 0 updates what it
- * adds to its parent.
+ * adds to its parent. Joining fails (false) only for an autogroup slot the
+ * timer is freeing (group_reap_autogroups()); nothing is counted then.
  */
-static __always_inline void group_task_account(struct task_ctx *tctx, s64 sign)
+static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 {
 	struct fairrs_group *g = group_of(tctx->group);
 	u32 depth;
 
 	if (!g)
-		return;
+		return true;
 	if (sign > 0)
 		tctx->group_load = tctx->task_weight;
-	__sync_fetch_and_add(&g->task_load, sign * tctx->group_load);
 	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && g; depth++) {
 		s64 before = __sync_fetch_and_add(&g->nr_runnable, sign);
 
+		if (depth == 0) {
+			if (before < 0) {
+				__sync_fetch_and_sub(&g->nr_runnable, sign);
+				return false;
+			}
+			__sync_fetch_and_add(&g->task_load, sign * tctx->group_load);
+			if (sign > 0)
+				WRITE_ONCE(g->last_runnable_ns, bpf_ktime_get_ns());
+		}
 		if (before == 0 || before + sign == 0)
 			group_sync_contrib(g);
 		g = group_of(g->parent);
 	}
+	return true;
 }
 
 /* A runnable @tctx's own weight changed (nice, policy): its group's load follows. */
@@ -267,7 +324,10 @@ static __always_inline s32 group_init(struct cgroup *cgrp, u32 cpu_weight)
 	g->child_shares = 0;
 	g->contrib = 0;
 	g->runtime_ns = 0;
+	g->last_runnable_ns = 0;
 	gs->slot = slot;
+	if (level == 0)
+		group_root_slot = slot;
 	return 0;
 }
 
@@ -302,19 +362,137 @@ static __always_inline void group_set_weight(struct cgroup *cgrp, u32 cpu_weight
 }
 
 /*
- * @tctx's task moves to the group in @slot. The kernel moves a runnable task
+ * The slot of @p's session's autogroup, taken the first time one of its tasks
+ * becomes runnable, or -1 (autogroups off or not built, the default
+ * autogroup, no free slot).
+ */
+static __always_inline s32 group_autogroup_slot(struct task_struct *p)
+{
+	struct signal_struct___fairrs *sig;
+	struct autogroup___fairrs *ag;
+	struct fairrs_group *g;
+	u64 id, key;
+	s32 *found, slot;
+	int nice;
+
+	if (!bpf_core_field_exists(((struct signal_struct___fairrs *)0)->autogroup))
+		return -1;
+	sig = (void *)BPF_CORE_READ(p, signal);
+	ag = BPF_CORE_READ(sig, autogroup);
+	id = BPF_CORE_READ(ag, id);
+	if (!id)
+		return -1;
+	nice = BPF_CORE_READ(ag, nice);
+	key = GROUP_AUTOGROUP_KEY | id;
+	found = bpf_map_lookup_elem(&autogroup_slots, &id);
+	if (found && (g = group_of(*found)) && READ_ONCE(g->cgid) == key) {
+		u32 shares = cfs_weight(nice, 0);
+
+		/* echo N > /proc/PID/autogroup changed the session's nice. */
+		if (READ_ONCE(g->shares) != shares) {
+			WRITE_ONCE(g->shares, shares);
+			WRITE_ONCE(g->cpu_weight, (shares * FAIRRS_CGROUP_WEIGHT_DFL + FAIRRS_NICE_0_LOAD / 2) /
+						  FAIRRS_NICE_0_LOAD);
+			group_sync_contrib(g);
+		}
+		return *found;
+	}
+	slot = group_alloc(key);
+	g = group_of(slot);
+	if (!g)
+		return -1;
+	g->parent = group_root_slot;
+	g->level = 1;
+	g->shares = cfs_weight(nice, 0);
+	g->cpu_weight = (g->shares * FAIRRS_CGROUP_WEIGHT_DFL + FAIRRS_NICE_0_LOAD / 2) / FAIRRS_NICE_0_LOAD;
+	g->nr_runnable = 0;
+	g->task_load = 0;
+	g->child_shares = 0;
+	g->contrib = 0;
+	g->runtime_ns = 0;
+	g->last_runnable_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&autogroup_slots, &id, &slot, BPF_NOEXIST)) {
+		/* Another CPU took one for this session first: use that. */
+		WRITE_ONCE(g->cgid, 0);
+		found = bpf_map_lookup_elem(&autogroup_slots, &id);
+		return found ? *found : -1;
+	}
+	return slot;
+}
+
+/*
+ * @p becomes runnable: the group it counts in is its cgroup's, or, for a
+ * task of the root cgroup with --autogroup, its session's
+ * (task_wants_autogroup(), kernel/sched/autogroup.h); then it joins it.
+ */
+static __always_inline void group_task_runnable(struct task_struct *p, struct task_ctx *tctx)
+{
+	tctx->group = tctx->cgroup;
+	if (autogroup_enabled && tctx->cgroup >= 0 && tctx->cgroup == group_root_slot) {
+		s32 slot = group_autogroup_slot(p);
+
+		if (slot >= 0)
+			tctx->group = slot;
+	}
+	if (!group_task_account(tctx, 1)) {
+		/* Its autogroup's slot was being freed: count in the root. */
+		tctx->group = tctx->cgroup;
+		group_task_account(tctx, 1);
+	}
+}
+
+/*
+ * @tctx's task moves to the cgroup in @slot. The kernel moves a runnable task
  * between ops.quiescent and ops.runnable (sched_move_task()), so its load is
  * normally out of every group here; if not, it is carried over.
  */
-static __always_inline void group_move_task(struct task_ctx *tctx, s32 slot)
+static __always_inline void group_move_task(struct task_struct *p, struct task_ctx *tctx, s32 slot)
 {
-	if (tctx->group == slot)
+	if (tctx->cgroup == slot)
 		return;
 	if (tctx->on_queue)
 		group_task_account(tctx, -1);
+	tctx->cgroup = slot;
 	tctx->group = slot;
 	if (tctx->on_queue)
-		group_task_account(tctx, 1);
+		group_task_runnable(p, tctx);
+}
+
+/*
+ * Free the slots of autogroups whose sessions have had no runnable task for
+ * GROUP_AUTOGROUP_IDLE_NS (the kernel frees an autogroup with its last
+ * task; sched_ext is not told). A slot is claimed by swapping its count of
+ * runnable tasks from 0 to GROUP_DYING, which a task joining it at that
+ * moment sees (group_task_account()); a later task of the session takes a
+ * new slot. Called from the balancing timer, every 256th round.
+ */
+static __always_inline void group_reap_autogroups(void)
+{
+	u64 now = bpf_ktime_get_ns();
+	s32 slot;
+
+	if (!autogroup_enabled)
+		return;
+	bpf_for(slot, 0, FAIRRS_MAX_GROUPS) {
+		struct fairrs_group *g = group_of(slot);
+		struct fairrs_group *parent;
+		u64 key, id;
+		s64 old;
+
+		if (!g)
+			break;
+		key = READ_ONCE(g->cgid);
+		if (!(key & GROUP_AUTOGROUP_KEY) || now - READ_ONCE(g->last_runnable_ns) < GROUP_AUTOGROUP_IDLE_NS)
+			continue;
+		if (!__sync_bool_compare_and_swap(&g->nr_runnable, 0, GROUP_DYING))
+			continue;
+		id = key & ~GROUP_AUTOGROUP_KEY;
+		bpf_map_delete_elem(&autogroup_slots, &id);
+		old = __sync_lock_test_and_set(&g->contrib, 0);
+		if (old && (parent = group_of(g->parent)))
+			__sync_fetch_and_sub(&parent->child_shares, old);
+		WRITE_ONCE(g->cgid, 0);
+	}
 }
 
 #endif /* __FAIRRS_GROUP_BPF_H */

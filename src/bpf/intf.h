@@ -191,7 +191,10 @@ struct fairrs_cpu_ctx {
  * counters are machine-wide and changed atomically by any CPU.
  */
 struct fairrs_group {
-	/* The cgroup's id (its kernfs inode number); 0 marks a free slot. */
+	/*
+	 * The cgroup's id (its kernfs inode number), or an autogroup's id with
+	 * the top bit set (--autogroup); 0 marks a free slot.
+	 */
 	u64	cgid;
 	/* Slot of its parent, -1 for the root cgroup. */
 	s32	parent;
@@ -210,6 +213,8 @@ struct fairrs_group {
 	s64	contrib;
 	/* CPU time its subtree's tasks have run, ns (for the stats' shares). */
 	u64	runtime_ns;
+	/* When one of its own tasks last became runnable (autogroup reaping). */
+	u64	last_runnable_ns;
 };
 
 /*

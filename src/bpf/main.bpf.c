@@ -63,7 +63,7 @@ s32 BPF_STRUCT_OPS(fairrs_init_task, struct task_struct *p, struct scx_init_task
 		return -ENOMEM;
 	tctx->queue_cpu = -1;
 	tctx->is_new = true;
-	tctx->group = group_slot_of(args->cgroup);
+	tctx->cgroup = tctx->group = group_slot_of(args->cgroup);
 	return 0;
 }
 
@@ -133,7 +133,7 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_WAKEUP :
 					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	if (!tctx->on_queue) {
-		group_task_account(tctx, 1);
+		group_task_runnable(p, tctx);
 		if (tctx->group >= 0)
 			tctx->weight = group_task_weight(tctx);
 		tctx->on_queue = true;
@@ -393,7 +393,7 @@ void BPF_STRUCT_OPS(fairrs_cgroup_move, struct task_struct *p, struct cgroup *fr
 	struct task_ctx *tctx = task_ctx(p);
 
 	if (tctx && groups_enabled)
-		group_move_task(tctx, group_slot_of(to));
+		group_move_task(p, tctx, group_slot_of(to));
 }
 
 void BPF_STRUCT_OPS(fairrs_cgroup_set_weight, struct cgroup *cgrp, u32 weight)

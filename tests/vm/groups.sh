@@ -5,10 +5,13 @@
 # (fairrs-guest groups, tests/guest/src/groups.rs): one CPU with 1 hog
 # against 4 in a heavier group, nested groups, two groups across every CPU
 # with unequal task counts, a live cpu.weight change, and tasks moved between
-# groups under load. Every figure follows CFS's classic group scheduling, and
-# the kernel's scheduler must meet the same bounds (a calibration). Kernels
-# from 7.3 default to a mode that grows a group's weight with its task count;
-# the suite puts them in the classic one (cgroup_mode "smp") first.
+# groups under load, and two sessions of the root cgroup as autogroups (1 hog
+# against 8). Every figure follows CFS's classic group scheduling, and the
+# kernel's scheduler must meet the same bounds (a calibration). Kernels from
+# 7.3 default to a mode that grows a group's weight with its task count; the
+# suite puts them in the classic one (cgroup_mode "smp") first. scx_fairrs
+# runs with --autogroup throughout: the cgroup cases show that autogroups
+# leave tasks in other cgroups alone.
 . tests/vm/lib.sh
 SECS=${GROUPS_SECS:-5}
 dmesg -C
@@ -22,8 +25,13 @@ if [ -f "$mode" ]; then
     echo "== kernel group mode: $(cat "$mode")"
 fi
 
+# The kernel's autogroups (CONFIG_SCHED_AUTOGROUP) are on unless booted off.
+echo 1 > /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null
+echo "== kernel autogroups: $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo absent)"
+FAIRRS="$FAIRRS --autogroup"
+
 cases() { $BENCH groups --secs "$SECS"; }
-expected=8
+expected=9
 # Each case and its calibration, the attach and exit checks, the case count,
 # the per-group stats and the kernel log.
 expect_checks $((2 * expected + 5))

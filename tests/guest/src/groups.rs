@@ -243,6 +243,91 @@ fn moves(secs: Duration) {
     );
 }
 
+/// Fork a session leader (setsid()) that runs `n` hogs on `cpu` in its
+/// session: itself and `n - 1` children. Returns the session id (its pid).
+fn session(cpu: usize, n: usize) -> i32 {
+    // SAFETY: the child only makes syscalls on stack data, then spins.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        panic!("fork: {}", std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        unsafe {
+            libc::setsid();
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            for _ in 1..n {
+                if libc::fork() == 0 {
+                    break;
+                }
+            }
+        }
+        let mut x = 0u64;
+        loop {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    pid
+}
+
+/// The CPU time of every process of session `sid` so far, and how many.
+fn session_cpu_ns(sid: i32) -> (u64, usize) {
+    let mut total = (0, 0);
+    for e in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        // state ppid pgrp session ...
+        if rest.split_whitespace().nth(3).and_then(|s| s.parse::<i32>().ok()) != Some(sid) {
+            continue;
+        }
+        let ns = fs::read_to_string(format!("/proc/{pid}/schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|f| f.parse::<u64>().ok()))
+            .unwrap_or(0);
+        total = (total.0 + ns, total.1 + 1);
+    }
+    total
+}
+
+/// Kills a session's processes when dropped.
+struct Session(i32);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Never kill(-1) or our own group: only a real session id.
+        if self.0 > 1 {
+            // SAFETY: plain syscalls on our own child's process group.
+            unsafe {
+                libc::kill(-self.0, libc::SIGKILL);
+                libc::waitpid(self.0, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// One CPU, tasks of the root cgroup: a session with 1 hog beside one with 8.
+/// With autogroups (the kernel's CONFIG_SCHED_AUTOGROUP, scx_fairrs
+/// --autogroup) each session is a group of nice 0, and the lone hog gets
+/// half the CPU; without, a ninth.
+fn autogroup(secs: Duration) {
+    let cpu = case_cpu()[0];
+    let (a, b) = (Session(session(cpu, 1)), Session(session(cpu, 8)));
+    thread::sleep(Duration::from_secs(2));
+    let (a0, b0) = (session_cpu_ns(a.0), session_cpu_ns(b.0));
+    thread::sleep(secs);
+    let (a1, b1) = (session_cpu_ns(a.0), session_cpu_ns(b.0));
+    let (ta, tb) = (a1.0.saturating_sub(a0.0), b1.0.saturating_sub(b0.0));
+    result(
+        "group_autogroup",
+        ta as f64 / (ta + tb).max(1) as f64,
+        0.48,
+        0.52,
+        &format!("the lone hog's share beside a session of {} (ideal 0.5; 1/9 without autogroups); cpu ms {} / {}", b1.1, ta / 1_000_000, tb / 1_000_000),
+    );
+}
+
 pub fn main(secs: Duration, want: &dyn Fn(&str) -> bool) {
     NR_CPUS.get_or_init(crate::nr_cpus);
     // The measuring process stays off the cases' CPU.
@@ -265,6 +350,9 @@ pub fn main(secs: Duration, want: &dyn Fn(&str) -> bool) {
     }
     if want("move") {
         moves(secs);
+    }
+    if want("autogroup") {
+        autogroup(secs);
     }
     let _ = fs::remove_dir(top);
 }
