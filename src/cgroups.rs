@@ -32,13 +32,6 @@ fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<u64, String>, depth: usize) {
     }
 }
 
-/// The cgroup id of the calling thread's cgroup (cgroup v2), if it has one.
-pub fn own_id() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/cgroup").ok()?;
-    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    Path::new(CGROUP2_ROOT).join(rel.trim_start_matches('/')).metadata().ok().map(|m| m.ino())
-}
-
 /// The autogroup id of a group key that is one (--autogroup: the top bit set,
 /// group.bpf.h's GROUP_AUTOGROUP_KEY), as /proc/PID/autogroup names it.
 pub fn autogroup_id(key: u64) -> Option<u64> {

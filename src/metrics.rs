@@ -62,7 +62,7 @@ pub struct GroupMetrics {
     pub cpu_weight: u64,
     #[stat(desc = "Runnable tasks in its subtree at the end of the interval")]
     pub nr_runnable: u64,
-    #[stat(desc = "Share of the CPU time scx_fairrs gave out in the interval that its subtree received")]
+    #[stat(desc = "Share of the CPU time the root cgroup's child groups received in the interval that its subtree received")]
     pub share: f64,
     #[stat(desc = "Share its place in the hierarchy gives it by cpu.weight, with the groups runnable at the end of the interval")]
     pub ideal_share: f64,

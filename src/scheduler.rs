@@ -230,13 +230,10 @@ impl<'a> Scheduler<'a> {
         let tasks = self.dump_tasks();
         let groups = self.groups();
         // This thread was running while it read the groups: its weight is in
-        // its cgroup's load, which the stats leave out of the ideal shares.
+        // its group's load, which the stats leave out of the ideal shares.
         // SAFETY: gettid() has no preconditions.
         let tid = unsafe { libc::gettid() };
-        let reader = tasks
-            .iter()
-            .find(|t| t.pid == tid && t.on_queue)
-            .and_then(|t| cgroups::own_id().map(|id| (id, t.weight)));
+        let reader = tasks.iter().find(|t| t.pid == tid && t.on_queue).map(|t| (t.group, t.weight));
         Raw { at: Instant::now(), counters, cpus, tasks, groups, reader, tunables }
     }
 
@@ -300,6 +297,7 @@ impl<'a> Scheduler<'a> {
                     nice: d.nice,
                     weight: d.weight,
                     group_weight: d.group_weight,
+                    group: d.group,
                     queue_cpu: d.queue_cpu,
                     on_queue: d.on_queue != 0,
                     exec_ns: d.exec_ns,

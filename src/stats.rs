@@ -22,11 +22,13 @@
 //! queue's index and the largest lag. The weight is the one the queue uses:
 //! the task's own scaled by its cgroups' shares (group.bpf.h).
 //!
-//! Groups: each cgroup's share of the CPU time scx_fairrs gave out in the
-//! interval, beside the share cpu.weight gives it where it sits in the
-//! hierarchy: the product, from it up to the root, of what it contributes to
-//! its parent over its parent's load (group.bpf.h), as the groups stood at
-//! the end of the interval.
+//! Groups: each cgroup's share of the CPU time the root cgroup's child groups
+//! received in the interval (the root cgroup's own tasks are left out: the
+//! BPF side keeps no counts for the root), beside the share cpu.weight gives
+//! it where it sits in the hierarchy: the product, from it up to the root's
+//! children, of what it contributes to its parent over its parent's load
+//! (group.bpf.h), as the groups stood at the end of the interval, the thread
+//! that read them left out.
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, CStr};
@@ -100,6 +102,7 @@ pub struct TaskRaw {
     pub nice: i32,
     pub weight: u32,
     pub group_weight: u32,
+    pub group: i32,
     pub queue_cpu: i32,
     pub on_queue: bool,
     pub exec_ns: u64,
@@ -133,9 +136,9 @@ pub struct Raw {
     pub cpus: Vec<CpuRaw>,
     pub tasks: Vec<TaskRaw>,
     pub groups: Vec<GroupRaw>,
-    /// The thread that took the snapshot, counted runnable in its own
-    /// cgroup while it read: (that cgroup's id, its weight).
-    pub reader: Option<(u64, u32)>,
+    /// The thread that took the snapshot, counted runnable in its group
+    /// while it read: (that group's slot, its weight).
+    pub reader: Option<(i32, u32)>,
     pub tunables: BTreeMap<String, u64>,
 }
 
@@ -148,14 +151,20 @@ fn queue_weight(t: &TaskRaw) -> u32 {
     }
 }
 
-/// The share of the root's load @g's place in the hierarchy gives it
-/// (contrib / parent's load, multiplied up to the root); 0 if it is idle.
+/// The share of what the root's child groups receive that @g's place in the
+/// hierarchy gives it (contrib / parent's load, multiplied up to the root's
+/// children, which divide by the sum of their contributions: the BPF side
+/// keeps no load for the root); 0 if it is idle.
 fn ideal_share(g: &GroupRaw, by_slot: &BTreeMap<i32, &GroupRaw>) -> f64 {
     let mut share = 1.0;
     let mut cur = g;
     for _ in 0..=bpf_intf::fairrs_consts_FAIRRS_MAX_GROUP_DEPTH {
         let Some(parent) = by_slot.get(&cur.parent) else { return share };
-        let load = parent.task_load + parent.child_shares;
+        let load = if parent.parent < 0 {
+            by_slot.values().filter(|c| c.parent == parent.slot).map(|c| c.contrib).sum()
+        } else {
+            parent.task_load + parent.child_shares
+        };
         if cur.contrib <= 0 || load <= 0 {
             return 0.0;
         }
@@ -167,14 +176,21 @@ fn ideal_share(g: &GroupRaw, by_slot: &BTreeMap<i32, &GroupRaw>) -> f64 {
 
 /// The groups as they stand apart from the thread that read them (which was
 /// running, so counted as a runnable task of its cgroup, while it read).
-fn without_reader(groups: &[GroupRaw], reader: Option<(u64, u32)>) -> Vec<GroupRaw> {
+fn without_reader(groups: &[GroupRaw], reader: Option<(i32, u32)>) -> Vec<GroupRaw> {
     let mut gs = groups.to_vec();
-    let Some((cgid, weight)) = reader else { return gs };
-    let Some(mut i) = gs.iter().position(|g| g.cgid == cgid) else { return gs };
+    let Some((slot, weight)) = reader else { return gs };
+    // The root keeps no counts (group.bpf.h, group_in_root()).
+    let Some(mut i) = gs.iter().position(|g| g.slot == slot && g.parent >= 0) else { return gs };
     gs[i].task_load -= weight as i64;
     for _ in 0..=bpf_intf::fairrs_consts_FAIRRS_MAX_GROUP_DEPTH {
         gs[i].nr_runnable -= 1;
-        let Some(p) = gs.iter().position(|g| g.slot == gs[i].parent) else { break };
+        let Some(p) = gs.iter().position(|g| g.slot == gs[i].parent && g.parent >= 0) else {
+            // A child of the root: its contribution is what ideal_share() sums.
+            if gs[i].nr_runnable <= 0 {
+                gs[i].contrib = 0;
+            }
+            break;
+        };
         if gs[i].nr_runnable <= 0 && gs[i].contrib > 0 {
             gs[p].child_shares -= gs[i].contrib;
             gs[i].contrib = 0;
@@ -185,7 +201,8 @@ fn without_reader(groups: &[GroupRaw], reader: Option<(u64, u32)>) -> Vec<GroupR
 }
 
 /// The cgroups (not the root) that ran in the interval, the @top_n that ran
-/// most, with their shares of what the root's subtree ran and their ideal.
+/// most, with their shares of what the root's child groups ran and their
+/// ideal.
 pub fn group_shares(prev: &Raw, cur: &Raw, top_n: usize) -> Vec<GroupMetrics> {
     let before: BTreeMap<(i32, u64), &GroupRaw> = prev.groups.iter().map(|g| ((g.slot, g.cgid), g)).collect();
     let now = without_reader(&cur.groups, cur.reader);
@@ -194,7 +211,8 @@ pub fn group_shares(prev: &Raw, cur: &Raw, top_n: usize) -> Vec<GroupMetrics> {
         before.get(&(g.slot, g.cgid)).map_or(0, |p| g.runtime_ns.saturating_sub(p.runtime_ns))
     };
     let Some(root) = cur.groups.iter().find(|g| g.parent < 0) else { return Vec::new() };
-    let total = ran(root);
+    // What the root's children ran (the root cgroup's own tasks are not counted).
+    let total: u64 = cur.groups.iter().filter(|g| g.parent == root.slot).map(ran).sum();
     if total == 0 {
         return Vec::new();
     }
@@ -537,12 +555,11 @@ pub(crate) mod tests {
 
     #[test]
     fn group_shares_beside_their_ideal_without_the_reader() {
-        // The root holds the reading thread (1024) and /top; /top holds A
-        // (weight 100, 1 task) and B (200, 4 tasks): B's ideal is 2/3 of
-        // the root once the reader is left out, A's 1/3.
+        // The root (which keeps no counts) holds /top; /top holds A (weight
+        // 100, 1 task) and B (200, 4 tasks): B's ideal is 2/3, A's 1/3.
         let t0 = Instant::now();
         let before = vec![
-            group(0, -1, "/", 100, 0, 6, (1024, 1024)),
+            group(0, -1, "/", 100, 0, 0, (0, 0)),
             group(1, 0, "/top", 100, 1024, 5, (0, 3072)),
             group(2, 1, "/top/A", 100, 1024, 1, (1024, 0)),
             group(3, 1, "/top/B", 200, 2048, 4, (4096, 0)),
@@ -555,25 +572,26 @@ pub(crate) mod tests {
         prev.groups = before;
         let mut cur = raw(t0 + Duration::from_secs(1), vec![], vec![]);
         cur.groups = after;
-        cur.reader = Some((100, 1024));
+        // A reader in the root cgroup changes nothing.
+        cur.reader = Some((0, 1024));
         let g = group_shares(&prev, &cur, 10);
         let got: Vec<(&str, f64, f64)> = g.iter().map(|g| (g.path.as_str(), g.share, g.ideal_share)).collect();
         assert_eq!(got.len(), 3, "{got:?}");
         assert_eq!(got[0].0, "/top");
-        assert!((got[0].1 - 0.99).abs() < 1e-9 && (got[0].2 - 1.0).abs() < 1e-9, "{got:?}");
+        assert!((got[0].1 - 1.0).abs() < 1e-9 && (got[0].2 - 1.0).abs() < 1e-9, "{got:?}");
         assert_eq!(got[1].0, "/top/B");
-        assert!((got[1].1 - 0.66).abs() < 1e-9 && (got[1].2 - 2.0 / 3.0).abs() < 1e-9, "{got:?}");
-        assert!((got[2].2 - 1.0 / 3.0).abs() < 1e-9, "{got:?}");
-        // Counted with the reader, the root's load doubles and every ideal halves.
+        assert!((got[1].1 - 660.0 / 990.0).abs() < 1e-9 && (got[1].2 - 2.0 / 3.0).abs() < 1e-9, "{got:?}");
+        assert!((got[2].1 - 330.0 / 990.0).abs() < 1e-9 && (got[2].2 - 1.0 / 3.0).abs() < 1e-9, "{got:?}");
         cur.reader = None;
-        let g = group_shares(&prev, &cur, 10);
-        assert!((g[1].ideal_share - 1.0 / 3.0).abs() < 1e-9, "{g:?}");
+        let again: Vec<(String, f64, f64)> =
+            group_shares(&prev, &cur, 10).into_iter().map(|g| (g.path, g.share, g.ideal_share)).collect();
+        assert_eq!(again, got.iter().map(|(p, s, i)| (p.to_string(), *s, *i)).collect::<Vec<_>>());
         // A reader alone in a group takes that group out of its parent's load
-        // (here A, whose hog is asleep: the root's 1024 is another task).
-        cur.reader = Some((102, 1024));
+        // (here A, whose hog is asleep): B then has all of /top.
+        cur.reader = Some((2, 1024));
         let g = group_shares(&prev, &cur, 10);
         let b = g.iter().find(|g| g.path == "/top/B").unwrap();
-        assert!((b.ideal_share - 0.5).abs() < 1e-9, "{g:?}");
+        assert!((b.ideal_share - 1.0).abs() < 1e-9, "{g:?}");
     }
 
     #[test]

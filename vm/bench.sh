@@ -58,6 +58,8 @@ fi
 # scx_fairrs with CFS's wakeup preemption exactly (no protection of a fresh
 # slice): what it costs on messaging workloads (docs/DESIGN.md).
 bench_peers="fairrs_strict=target/release/scx_fairrs:--wakeup-protect-us:0$bench_peers"
+# scx_fairrs without cgroup weights: the cost of groups on the cgroup row.
+bench_peers="fairrs_nocg=target/release/scx_fairrs:--no-cgroup $bench_peers"
 out=$(mktemp -d /tmp/fairrs-bench.XXXXXX)
 echo "== benchmark: kernel series $series, $rounds rounds, schedulers: kernel fairrs${bench_peers:+ ($bench_peers )}"
 vm/run.sh --kernel "$series" --cpus 4 --out "$out" \

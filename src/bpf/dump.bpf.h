@@ -34,6 +34,7 @@ int dump_tasks(struct bpf_iter__task *ctx)
 	d.nice = p->static_prio - DEFAULT_PRIO;
 	d.weight = tctx->task_weight;
 	d.group_weight = tctx->weight;
+	d.group = tctx->group;
 	d.queue_cpu = tctx->queue_cpu;
 	d.on_queue = tctx->on_queue;
 	d.exec_ns = p->se.sum_exec_runtime;

@@ -129,6 +129,18 @@ static __always_inline struct fairrs_group *group_of(s32 slot)
 	return &groups[slot & (FAIRRS_MAX_GROUPS - 1)];
 }
 
+/*
+ * @g is the root cgroup's group, or none. No weight ever includes the root's
+ * load (the product stops below it), so the hot paths never write the root's
+ * counters: every task of the root cgroup would otherwise hit the same cache
+ * line, on every CPU, at every wakeup and sleep. The stats compare the root's
+ * children among themselves.
+ */
+static __always_inline bool group_in_root(const struct fairrs_group *g)
+{
+	return !g || g->parent < 0;
+}
+
 /* sched_weight_from_cgroup(): cpu.weight 100 is a nice-0 task's 1024. */
 static __always_inline u32 group_shares(u32 cpu_weight)
 {
@@ -160,6 +172,10 @@ static __always_inline void group_sync_contrib(struct fairrs_group *g)
 	struct fairrs_group *parent = group_of(g->parent);
 	u32 pass;
 
+	/* The root's children contribute to nothing that is read (group_in_root()). */
+	if (group_in_root(parent))
+		parent = NULL;
+
 	for (pass = 0; pass < 2; pass++) {
 		s64 want = READ_ONCE(g->nr_runnable) > 0 ? (s64)READ_ONCE(g->shares) : 0;
 		s64 old = __sync_lock_test_and_set(&g->contrib, want);
@@ -183,7 +199,8 @@ static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 	struct fairrs_group *g = group_of(tctx->group);
 	u32 depth;
 
-	if (!g)
+	/* The root's load never enters a weight: it is not kept (see group_in_root()). */
+	if (group_in_root(g))
 		return true;
 	if (sign > 0)
 		tctx->group_load = tctx->task_weight;
@@ -202,6 +219,8 @@ static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 		if (before == 0 || before + sign == 0)
 			group_sync_contrib(g);
 		g = group_of(g->parent);
+		if (group_in_root(g))
+			break;
 	}
 	return true;
 }
@@ -263,7 +282,7 @@ static __always_inline void group_charge(struct task_ctx *tctx, u64 delta)
 
 	if (!delta)
 		return;
-	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && g; depth++) {
+	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && !group_in_root(g); depth++) {
 		__sync_fetch_and_add(&g->runtime_ns, delta);
 		g = group_of(g->parent);
 	}
@@ -342,7 +361,7 @@ static __always_inline void group_exit(struct cgroup *cgrp)
 		return;
 	/* Whatever it still adds to its parent goes (it has no runnable task). */
 	old = __sync_lock_test_and_set(&g->contrib, 0);
-	if (old && (parent = group_of(g->parent)))
+	if (old && !group_in_root(parent = group_of(g->parent)))
 		__sync_fetch_and_sub(&parent->child_shares, old);
 	gs->slot = -1;
 	WRITE_ONCE(g->cgid, 0);
@@ -489,7 +508,7 @@ static __always_inline void group_reap_autogroups(void)
 		id = key & ~GROUP_AUTOGROUP_KEY;
 		bpf_map_delete_elem(&autogroup_slots, &id);
 		old = __sync_lock_test_and_set(&g->contrib, 0);
-		if (old && (parent = group_of(g->parent)))
+		if (old && !group_in_root(parent = group_of(g->parent)))
 			__sync_fetch_and_sub(&parent->child_shares, old);
 		WRITE_ONCE(g->cgid, 0);
 	}

@@ -229,6 +229,8 @@ struct fairrs_task_dump {
 	s32	queue_cpu;	/* CPU whose queue holds it, -1 before first placement */
 	u32	on_queue;	/* runnable (queued or running) */
 	u32	group_weight;	/* its weight seen from the root (group.bpf.h) */
+	s32	group;		/* slot of the group it counts in, -1 for none */
+	u32	__pad;
 	u64	exec_ns;	/* total CPU time (se.sum_exec_runtime) */
 	u64	runnable_ns;	/* total time spent runnable under scx_fairrs */
 	s64	vlag_ns;	/* vruntime - its queue's min_vruntime */
