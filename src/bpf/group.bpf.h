@@ -148,6 +148,12 @@ static __always_inline u32 group_shares(u32 cpu_weight)
 	       FAIRRS_CGROUP_WEIGHT_DFL;
 }
 
+/* The other way, for the stats of an autogroup (its weight is a nice level's). */
+static __always_inline u32 group_cpu_weight(u32 shares)
+{
+	return ((u64)shares * FAIRRS_CGROUP_WEIGHT_DFL + FAIRRS_NICE_0_LOAD / 2) / FAIRRS_NICE_0_LOAD;
+}
+
 /* The slot @cgrp's tasks count in, or -1 (not tracked, or groups disabled). */
 static __always_inline s32 group_slot_of(struct cgroup *cgrp)
 {
@@ -288,6 +294,22 @@ static __always_inline void group_charge(struct task_ctx *tctx, u64 delta)
 	}
 }
 
+/* A freshly taken slot: a group with no tasks yet, under @parent. */
+static __always_inline void group_reset(struct fairrs_group *g, s32 parent, u32 level,
+					u32 shares, u32 cpu_weight)
+{
+	g->parent = parent;
+	g->level = level;
+	g->cpu_weight = cpu_weight;
+	g->shares = shares;
+	g->nr_runnable = 0;
+	g->task_load = 0;
+	g->child_shares = 0;
+	g->contrib = 0;
+	g->runtime_ns = 0;
+	g->last_runnable_ns = bpf_ktime_get_ns();
+}
+
 /* Take a free slot for cgroup @cgid, or -1 when all are taken. */
 static __always_inline s32 group_alloc(u64 cgid)
 {
@@ -334,16 +356,7 @@ static __always_inline s32 group_init(struct cgroup *cgrp, u32 cpu_weight)
 		gs->slot = parent_slot;
 		return 0;
 	}
-	g->parent = parent_slot;
-	g->level = level;
-	g->cpu_weight = cpu_weight;
-	g->shares = group_shares(cpu_weight);
-	g->nr_runnable = 0;
-	g->task_load = 0;
-	g->child_shares = 0;
-	g->contrib = 0;
-	g->runtime_ns = 0;
-	g->last_runnable_ns = 0;
+	group_reset(g, parent_slot, level, group_shares(cpu_weight), cpu_weight);
 	gs->slot = slot;
 	if (level == 0)
 		group_root_slot = slot;
@@ -410,8 +423,7 @@ static __always_inline s32 group_autogroup_slot(struct task_struct *p)
 		/* echo N > /proc/PID/autogroup changed the session's nice. */
 		if (READ_ONCE(g->shares) != shares) {
 			WRITE_ONCE(g->shares, shares);
-			WRITE_ONCE(g->cpu_weight, (shares * FAIRRS_CGROUP_WEIGHT_DFL + FAIRRS_NICE_0_LOAD / 2) /
-						  FAIRRS_NICE_0_LOAD);
+			WRITE_ONCE(g->cpu_weight, group_cpu_weight(shares));
 			group_sync_contrib(g);
 		}
 		return *found;
@@ -420,16 +432,7 @@ static __always_inline s32 group_autogroup_slot(struct task_struct *p)
 	g = group_of(slot);
 	if (!g)
 		return -1;
-	g->parent = group_root_slot;
-	g->level = 1;
-	g->shares = cfs_weight(nice, 0);
-	g->cpu_weight = (g->shares * FAIRRS_CGROUP_WEIGHT_DFL + FAIRRS_NICE_0_LOAD / 2) / FAIRRS_NICE_0_LOAD;
-	g->nr_runnable = 0;
-	g->task_load = 0;
-	g->child_shares = 0;
-	g->contrib = 0;
-	g->runtime_ns = 0;
-	g->last_runnable_ns = bpf_ktime_get_ns();
+	group_reset(g, group_root_slot, 1, cfs_weight(nice, 0), group_cpu_weight(cfs_weight(nice, 0)));
 	if (bpf_map_update_elem(&autogroup_slots, &id, &slot, BPF_NOEXIST)) {
 		/* Another CPU took one for this session first: use that. */
 		WRITE_ONCE(g->cgid, 0);

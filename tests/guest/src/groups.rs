@@ -336,23 +336,18 @@ pub fn main(secs: Duration, want: &dyn Fn(&str) -> bool) {
     write(Path::new("/sys/fs/cgroup/cgroup.subtree_control"), "+cpu");
     let _ = fs::remove_dir(top);
     fs::create_dir(top).unwrap_or_else(|e| panic!("mkdir {TOP}: {e}"));
-    if want("one_cpu") {
-        one_cpu(secs);
-    }
-    if want("nested") {
-        nested(secs);
-    }
-    if want("machine") {
-        machine(secs);
-    }
-    if want("live") {
-        live_weight(secs);
-    }
-    if want("move") {
-        moves(secs);
-    }
-    if want("autogroup") {
-        autogroup(secs);
+    let cases: [(&str, fn(Duration)); 6] = [
+        ("one_cpu", one_cpu),
+        ("nested", nested),
+        ("machine", machine),
+        ("live", live_weight),
+        ("move", moves),
+        ("autogroup", autogroup),
+    ];
+    for (name, case) in cases {
+        if want(name) {
+            case(secs);
+        }
     }
     let _ = fs::remove_dir(top);
 }
