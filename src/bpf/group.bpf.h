@@ -504,7 +504,8 @@ static __always_inline void group_reap_autogroups(void)
 		if (!g)
 			break;
 		key = READ_ONCE(g->cgid);
-		if (!(key & GROUP_AUTOGROUP_KEY) || now - READ_ONCE(g->last_runnable_ns) < GROUP_AUTOGROUP_IDLE_NS)
+		if (!(key & GROUP_AUTOGROUP_KEY) ||
+		    now - READ_ONCE(g->last_runnable_ns) < GROUP_AUTOGROUP_IDLE_NS)
 			continue;
 		if (!__sync_bool_compare_and_swap(&g->nr_runnable, 0, GROUP_DYING))
 			continue;

@@ -7,10 +7,10 @@
  * ops.select_cpu chose at wakeup), runs in vruntime order for a slice sized
  * from its weight and the queue's load, and is charged vruntime in proportion
  * to its runtime divided by its weight. The arithmetic (slices, keeping the
- * CPU, reweighting) lives in vtime.bpf.h, cgroup weights in group.bpf.h, wakeup placement, preemption and
- * what it knows of the running task in placement.bpf.h, CPU selection and
- * pulling in balance.bpf.h, the load signals in load.bpf.h; this file only
- * wires them to the callbacks.
+ * CPU, reweighting) lives in vtime.bpf.h, cgroup weights in group.bpf.h,
+ * wakeup placement, preemption and what it knows of the running task in
+ * placement.bpf.h, CPU selection and pulling in balance.bpf.h, the load
+ * signals in load.bpf.h; this file only wires them to the callbacks.
  *
  * Callbacks appear in the order a task meets them: init_task, enable,
  * select_cpu, runnable, enqueue, dispatch, running, tick, stopping, quiescent,
@@ -114,8 +114,9 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
  * @p became runnable on its CPU (the kernel has already moved it there). It
  * joins that CPU's queue: its vruntime is renormalised to the queue, its
  * weight joins its groups' loads and, scaled by them, the queue's load, and
- * it is placed (new-task debit or sleeper credit). This runs for direct dispatches too, so accounting never
- * depends on whether ops.enqueue is called.
+ * it is placed (new-task debit or sleeper credit). This runs for direct
+ * dispatches too, so accounting never depends on whether ops.enqueue is
+ * called.
  */
 void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 {
