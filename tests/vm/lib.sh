@@ -217,12 +217,13 @@ side_by_side() {
 
 # A suite still running after $SUITE_BUDGET seconds (the host's limit for the
 # boot, less a margin; vm/test.sh sets it) leaves evidence before the host
-# kills the VM: the running CPUs' backtraces and the blocked tasks, straight to
-# the console (vm/test.sh boots with --console; the log level is raised first,
-# as those dumps are informational), then the scheduler state, every task's
-# wait channel and the tail of the kernel log. Each step is bounded, since a
+# kills the VM: the running CPUs' backtraces and the blocked tasks, into the
+# kernel log and the console (which the host sees with
+# SCX_FAIRRS_VM_CONSOLE=1; the log level is raised first, as those dumps are
+# informational), then the scheduler state, every task's wait channel and the
+# tail of the kernel log (with the dumps). Each step is bounded, since a
 # wedged guest can block any of them (ps reads every task's memory map), and
-# the console dumps come first for that reason. Silent timeouts in CI cannot
+# the dumps come first for that reason. Silent timeouts in CI cannot
 # be diagnosed. This stays last in the file: the watchdog's subshell only
 # knows the functions defined before it starts.
 suite_watchdog() {
