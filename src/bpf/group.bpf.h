@@ -165,6 +165,12 @@ static __always_inline s32 group_slot_of(struct cgroup *cgrp)
 	return gs ? gs->slot : -1;
 }
 
+/* What @g should add to its parent's child_shares as it stands. */
+static __always_inline s64 group_contrib_now(const struct fairrs_group *g)
+{
+	return READ_ONCE(g->nr_runnable) > 0 ? (s64)READ_ONCE(g->shares) : 0;
+}
+
 /*
  * Make @g's contribution to its parent's child_shares match its state: its
  * shares while its subtree has runnable tasks, else 0. Callers race (tasks on
@@ -183,12 +189,12 @@ static __always_inline void group_sync_contrib(struct fairrs_group *g)
 		parent = NULL;
 
 	for (pass = 0; pass < 2; pass++) {
-		s64 want = READ_ONCE(g->nr_runnable) > 0 ? (s64)READ_ONCE(g->shares) : 0;
+		s64 want = group_contrib_now(g);
 		s64 old = __sync_lock_test_and_set(&g->contrib, want);
 
 		if (old != want && parent)
 			__sync_fetch_and_add(&parent->child_shares, want - old);
-		if (want == (READ_ONCE(g->nr_runnable) > 0 ? (s64)READ_ONCE(g->shares) : 0))
+		if (want == group_contrib_now(g))
 			break;
 	}
 }
@@ -236,7 +242,8 @@ static __always_inline void group_task_reweight(struct task_ctx *tctx)
 {
 	struct fairrs_group *g = group_of(tctx->group);
 
-	if (!g || !tctx->on_queue)
+	/* Not counted in the root (group_task_account()). */
+	if (group_in_root(g) || !tctx->on_queue)
 		return;
 	__sync_fetch_and_add(&g->task_load, (s64)tctx->task_weight - (s64)tctx->group_load);
 	tctx->group_load = tctx->task_weight;
@@ -244,7 +251,8 @@ static __always_inline void group_task_reweight(struct task_ctx *tctx)
 
 /*
  * @tctx's weight seen from the root: its own, times shares / load of each
- * group it is in below the root (see the top of this file).
+ * group it is in below the root (see the top of this file); just its own
+ * when it is in none (every task weight is above FAIRRS_MIN_SHARES).
  */
 static __always_inline u32 group_task_weight(const struct task_ctx *tctx)
 {
@@ -367,15 +375,12 @@ static __always_inline s32 group_init(struct cgroup *cgrp, u32 cpu_weight)
 static __always_inline void group_exit(struct cgroup *cgrp)
 {
 	struct group_slot *gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
-	struct fairrs_group *g, *parent;
-	s64 old;
+	struct fairrs_group *g;
 
 	if (!gs || !(g = group_of(gs->slot)) || g->cgid != cgrp->kn->id)
 		return;
 	/* Whatever it still adds to its parent goes (it has no runnable task). */
-	old = __sync_lock_test_and_set(&g->contrib, 0);
-	if (old && !group_in_root(parent = group_of(g->parent)))
-		__sync_fetch_and_sub(&parent->child_shares, old);
+	group_sync_contrib(g);
 	gs->slot = -1;
 	WRITE_ONCE(g->cgid, 0);
 }
@@ -497,9 +502,7 @@ static __always_inline void group_reap_autogroups(void)
 		return;
 	bpf_for(slot, 0, FAIRRS_MAX_GROUPS) {
 		struct fairrs_group *g = group_of(slot);
-		struct fairrs_group *parent;
 		u64 key, id;
-		s64 old;
 
 		if (!g)
 			break;
@@ -511,9 +514,8 @@ static __always_inline void group_reap_autogroups(void)
 			continue;
 		id = key & ~GROUP_AUTOGROUP_KEY;
 		bpf_map_delete_elem(&autogroup_slots, &id);
-		old = __sync_lock_test_and_set(&g->contrib, 0);
-		if (old && !group_in_root(parent = group_of(g->parent)))
-			__sync_fetch_and_sub(&parent->child_shares, old);
+		/* Its count is negative now: its contribution goes to 0. */
+		group_sync_contrib(g);
 		WRITE_ONCE(g->cgid, 0);
 	}
 }

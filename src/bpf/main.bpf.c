@@ -135,8 +135,7 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	if (!tctx->on_queue) {
 		group_task_runnable(p, tctx);
-		if (tctx->group >= 0)
-			tctx->weight = group_task_weight(tctx);
+		tctx->weight = group_task_weight(tctx);
 		tctx->on_queue = true;
 		tctx->runnable_since = load_now();
 		queue_weight_add(cpu, tctx->weight);
@@ -349,7 +348,7 @@ void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
 		return;
 	tctx->task_weight = vtime_task_weight(p);
 	group_task_reweight(tctx);
-	vtime_reweight(tctx, tctx->group >= 0 ? group_task_weight(tctx) : tctx->task_weight);
+	vtime_reweight(tctx, group_task_weight(tctx));
 }
 
 /*
