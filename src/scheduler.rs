@@ -139,6 +139,17 @@ impl<'a> Scheduler<'a> {
             skel.struct_ops.fairrs_ops_mut().flags |=
                 scx_utils::compat::read_enum("scx_ops_flags", "SCX_OPS_HAS_CGROUP_WEIGHT").unwrap_or(0);
         }
+        // Queued wakeups (ttwu_queue, Linux 6.15+): a wakee bound for an idle
+        // CPU is activated there, from its wake list, as CFS does, instead of
+        // by the waker through the remote run queue's lock and a resched IPI
+        // afterwards. The waker no longer runs ops.runnable and the direct
+        // dispatch of each wakee, and the idle CPU starts on its task without
+        // a second round trip: half the wakeup latency on messaging
+        // workloads. ops.enqueue and ops.runnable take no state from
+        // ops.select_cpu that they cannot do without (the kernel skips
+        // select_cpu when the wakee is still switching out).
+        skel.struct_ops.fairrs_ops_mut().flags |=
+            scx_utils::compat::read_enum("scx_ops_flags", "SCX_OPS_ALLOW_QUEUED_WAKEUP").unwrap_or(0);
         let topo = CpuMap::read(nr_cpu_ids)?;
         rodata.cpu_core[..nr_cpu_ids].copy_from_slice(&topo.core);
         rodata.cpu_llc[..nr_cpu_ids].copy_from_slice(&topo.llc);

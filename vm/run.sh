@@ -73,7 +73,15 @@ kvm_mode() {
 
 args=(-r "$VMLINUZ" --force-9p --cpus "$cpus" --memory "$memory"
       --rodir "/boot=$KBOOT" "${extra[@]}")
-[ "$(kvm_mode)" = kvm ] || args+=(--disable-kvm)
+# Under TCG the guest's TSC is QEMU's virtual clock: constant-rate and the same
+# on every vCPU. The kernel's clocksource watchdog still marks it unstable
+# whenever the host stalls a vCPU thread across a watchdog interval (2 cores
+# running 4 vCPUs: every busy run) and switches to the HPET. Each clock read
+# is then an emulated MMIO access under QEMU's global lock, tens of us, for
+# the rest of the boot: every clock_gettime(), every bpf_ktime_get_ns(). That
+# struck at a random point of a run and slowed whatever came after it (the
+# benchmark's schedulers alternate within one boot).
+[ "$(kvm_mode)" = kvm ] || args+=(--disable-kvm --append "tsc=reliable")
 # --console: the kernel's warnings and worse (loglevel 4) reach the console as
 # they happen, so a guest that wedges still shows its lockup, RCU stall or
 # hung-task reports on the host.
