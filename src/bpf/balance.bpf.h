@@ -59,6 +59,8 @@ struct {
 } balance_timer SEC(".maps");
 
 /* Topological distance: 0 same LLC, 1 same NUMA node, 2 another node. */
+#define TOPO_DISTANCES	3
+
 static __always_inline u32 topo_distance(s32 a, s32 b)
 {
 	if (topo_llc(a) == topo_llc(b))
@@ -136,29 +138,29 @@ static __always_inline bool balance_pull_to_local(s32 dst, s32 src, bool allow_h
 
 /*
  * @cpu has nothing to run: pull from the longest queue at the nearest
- * topological distance that has something to give.
+ * topological distance that has something to give. One pass over the CPUs
+ * finds the longest queue at each distance (this runs every time a CPU goes
+ * idle, so it reads each queue's length once, not once per distance).
  */
 static __always_inline bool balance_idle_pull(s32 cpu)
 {
-	u32 dist;
+	u32 most[TOPO_DISTANCES] = {}, dist, n;
+	s32 busiest[TOPO_DISTANCES] = { -1, -1, -1 }, i;
 
-	for (dist = 0; dist <= 2; dist++) {
-		u32 n, most = 0;
-		s32 i, busiest = -1;
-
-		bpf_for(i, 0, nr_cpu_ids) {
-			if (i == cpu || topo_distance(cpu, i) != dist)
-				continue;
-			n = scx_bpf_dsq_nr_queued(cpu_dsq(i));
-			if (n > most) {
-				most = n;
-				busiest = i;
-			}
+	bpf_for(i, 0, nr_cpu_ids) {
+		if (i == cpu || !(n = scx_bpf_dsq_nr_queued(cpu_dsq(i))))
+			continue;
+		dist = topo_distance(cpu, i);
+		if (dist < TOPO_DISTANCES && n > most[dist]) {
+			most[dist] = n;
+			busiest[dist] = i;
 		}
-		if (busiest < 0)
+	}
+	for (dist = 0; dist < TOPO_DISTANCES; dist++) {
+		if (busiest[dist] < 0)
 			continue;
 		/* Several tasks waiting there: a large imbalance, hot or not. */
-		if (balance_pull_to_local(cpu, busiest, most >= 2))
+		if (balance_pull_to_local(cpu, busiest[dist], most[dist] >= 2))
 			return true;
 	}
 	return false;
