@@ -70,7 +70,7 @@ target/release/fairrs-guest bench report "$out/bench.txt" --png "$out/bench.png"
 
 kernel=$(cut -d' ' -f1 "$out/guest-started")
 header="Kernel $kernel; VM: 4 vCPUs, 2 GiB, QEMU TCG (software emulation) on a 2-core host; $rounds rounds, \
-schedulers alternated within one boot; $(date -u +%Y-%m-%d)."
+schedulers alternated within one boot; $(date -u +%Y-%m-%d), at $(git rev-parse --short HEAD 2>/dev/null || echo "an unknown commit")."
 echo
 echo "$header"
 cat "$out/bench.md"
