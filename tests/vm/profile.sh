@@ -14,21 +14,13 @@
 #   PROFILE_PEERS    "name=/path/to/binary[:arg:arg...] ..." as BENCH_PEERS
 #   PROFILE_WORKERS  workers (2)     PROFILE_SECS  seconds per run (4)
 set -u
-FAIRRS=${FAIRRS:-target/release/scx_fairrs}
-BENCH=${BENCH:-target/release/fairrs-guest}
+. tests/vm/lib.sh
 WORKERS=${PROFILE_WORKERS:-2}
 SECS=${PROFILE_SECS:-4}
 T=/sys/kernel/tracing
 [ -d $T/events ] || mount -t tracefs none $T
 sysctl -qw kernel.bpf_stats_enabled=1
 echo 16384 > $T/buffer_size_kb
-
-state() { cat /sys/kernel/sched_ext/state; }
-wait_for() {  # wait_for STATE: up to 20 s
-    i=0
-    while [ "$(state)" != "$1" ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
-    [ "$(state)" = "$1" ]
-}
 
 # "tag run_cnt run_time_ns" for each BPF program the process holds.
 prog_stats() {
@@ -90,13 +82,13 @@ for spec in kernel "fairrs=$FAIRRS" ${PROFILE_PEERS:-}; do
     # shellcheck disable=SC2046
     $(echo "${spec#*=}" | tr ':' ' ') > "$OUT/profile-$name.log" 2>&1 &
     pid=$!
-    if ! wait_for enabled; then
+    if ! wait_state enabled 20 $pid; then
         echo "  $name did not attach: $(tail -n 2 "$OUT/profile-$name.log" | tr '\n' ' ')"
-        kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; wait_for disabled
+        kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; wait_state disabled 20
         continue
     fi
     callbacks $pid
     wakeups
     kill -INT $pid; wait $pid
-    wait_for disabled || echo "  $name did not detach"
+    wait_state disabled 20 || echo "  $name did not detach"
 done
