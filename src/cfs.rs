@@ -15,8 +15,9 @@ extern "C" {
     fn fairrs_cfs_weight(nice: i32, idle: c_int) -> u32;
     fn fairrs_cfs_scale(delta: u64, weight: u32) -> u64;
     fn fairrs_cfs_slice(weight: u32, load: u64, nr_running: u64, latency: u64, min_gran: u64) -> u64;
-    fn fairrs_cfs_place_new(floor: u64, weight: u32, slice: u64) -> u64;
-    fn fairrs_cfs_place_waking(vruntime: u64, floor: u64, latency: u64) -> u64;
+    fn fairrs_cfs_place_new(floor: u64, weight: u32, slice: u64, parent_lag: i64) -> u64;
+    fn fairrs_cfs_place_waking(vruntime: u64, floor: u64, thresh: u64) -> u64;
+    fn fairrs_cfs_ideal_runtime(slice: u64, latency: u64) -> u64;
     fn fairrs_cfs_wakeup_preempts(wakee_vr: u64, weight: u32, curr_vr: u64, gran: u64) -> c_int;
     fn fairrs_cfs_yield_skips(yielder_vr: u64, weight: u32, next_vr: u64, gran: u64) -> c_int;
     fn fairrs_cfs_tick_preempts(
@@ -45,11 +46,17 @@ fn scale(delta: u64, w: u32) -> u64 {
 fn slice(w: u32, load: u64, nr: u64) -> u64 {
     unsafe { fairrs_cfs_slice(w, load, nr, LATENCY, MIN_GRAN) }
 }
-fn place_new(floor: u64, w: u32, slice: u64) -> u64 {
-    unsafe { fairrs_cfs_place_new(floor, w, slice) }
+fn place_new(floor: u64, w: u32, slice: u64, parent_lag: i64) -> u64 {
+    unsafe { fairrs_cfs_place_new(floor, w, slice, parent_lag) }
 }
 fn place_waking(v: u64, floor: u64) -> u64 {
     unsafe { fairrs_cfs_place_waking(v, floor, LATENCY) }
+}
+fn place_waking_idle(v: u64, floor: u64) -> u64 {
+    unsafe { fairrs_cfs_place_waking(v, floor, MIN_GRAN) }
+}
+fn ideal_runtime(slice: u64) -> u64 {
+    unsafe { fairrs_cfs_ideal_runtime(slice, LATENCY) }
 }
 fn wakeup_preempts(wakee: u64, w: u32, curr: u64) -> bool {
     unsafe { fairrs_cfs_wakeup_preempts(wakee, w, curr, WAKEUP_GRAN) != 0 }
@@ -138,13 +145,20 @@ fn cfs_slices_share_the_period_by_weight() {
 fn cfs_placement_debits_new_tasks_and_bounds_sleepers() {
     let floor = 1_000_000_000;
     // START_DEBIT: one virtual slice after the floor.
-    assert_eq!(place_new(floor, 1024, 1_500_000), floor + 1_500_000);
-    assert_eq!(place_new(floor, 335, 1_500_000), floor + 4_585_074, "1.5 ms x 1024 / 335");
+    assert_eq!(place_new(floor, 1024, 1_500_000, 0), floor + 1_500_000);
+    assert_eq!(place_new(floor, 335, 1_500_000, 0), floor + 4_585_074, "1.5 ms x 1024 / 335");
+    // task_fork_fair(): the child starts at its parent's vruntime when that
+    // is later (the parent 2 ms past its floor), else one vslice in.
+    assert_eq!(place_new(floor, 1024, 1_500_000, 2_000_000), floor + 2_000_000);
+    assert_eq!(place_new(floor, 1024, 1_500_000, 1_000_000), floor + 1_500_000);
+    assert_eq!(place_new(floor, 1024, 1_500_000, -3_000_000), floor + 1_500_000, "a parent behind the floor");
     // GENTLE_FAIR_SLEEPERS: at most latency / 2 of credit...
     assert_eq!(place_waking(floor - 500_000_000, floor), floor - 3_000_000);
     // ...and a task already ahead of that keeps its own vruntime.
     assert_eq!(place_waking(floor - 1_000_000, floor), floor - 1_000_000);
     assert_eq!(place_waking(floor + 7, floor), floor + 7);
+    // A SCHED_IDLE sleeper gets min_granularity / 2 (se_is_idle()).
+    assert_eq!(place_waking_idle(floor - 500_000_000, floor), floor - 375_000);
     // Near zero the credit wraps like the kernel's u64 vruntimes and still
     // orders correctly.
     assert_eq!(place_waking(0, 1_000), 0, "0 is after 1000 - 3 ms (wrapped)");
@@ -177,6 +191,17 @@ fn cfs_yield_skips_the_yielder_only_within_the_granularity() {
     assert!(yield_skips(yielder, 335, 13_000_000));
     assert!(!yield_skips(yielder, 335, 13_100_000));
     assert!(!yield_skips(yielder, 2048, 10_600_000));
+}
+
+#[test]
+fn cfs_ideal_runtime_is_capped_at_the_latency() {
+    // 2 nice-0 and 30 SCHED_IDLE tasks: the period is 32 x 0.75 ms = 24 ms,
+    // and a nice-0 task's part of it 24 ms x 1024 / 2138 = 11.49 ms; CFS
+    // runs it at most sched_latency (check_preempt_tick()).
+    let s = slice(weight(0), 2 * 1024 + 30 * 3, 32);
+    assert_eq!(s, 11_494_855);
+    assert_eq!(ideal_runtime(s), LATENCY);
+    assert_eq!(ideal_runtime(1_500_000), 1_500_000, "a slice within the latency is kept");
 }
 
 #[test]

@@ -289,13 +289,16 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	struct fairrs_cpu_ctx *sctx;
 	struct task_struct *p;
 	u64 max_load, now;
-	s32 src = dctx->pull_src;
-	bool urgent = dctx->pull_urgent;
-	u32 failed = dctx->pull_failed;
-	u64 swap_min = dctx->pull_swap_min;
+	s32 src = READ_ONCE(dctx->pull_src);
+	bool urgent;
+	u32 failed;
+	u64 swap_min;
 
 	if (src < 0)
 		return false;
+	urgent = READ_ONCE(dctx->pull_urgent);
+	failed = READ_ONCE(dctx->pull_failed);
+	swap_min = READ_ONCE(dctx->pull_swap_min);
 	dctx->pull_src = -1;
 	sctx = cpu_ctx(src);
 	if (!sctx || src == dst)
@@ -383,10 +386,20 @@ static __always_inline void balance_pick_start(void)
 #define BALANCE_SRC_TAKEN	(1 << 30)
 
 /*
+ * Sources a round tries before it gives up: one whose waiting tasks may not
+ * run on the destination is passed over for the next (CFS's LBF_ALL_PINNED),
+ * so a CPU full of pinned work cannot stop balancing for the whole machine.
+ */
+#define BALANCE_SRC_TRIES	4
+/* The round in which each CPU's queue was found to hold only pinned tasks. */
+u64 lb_pinned[FAIRRS_MAX_CPUS];
+
+/*
  * The balancer's source: the queue with a task waiting that most needs to
  * give one. A queue whose CPU is taken comes first (its tasks wait for
- * nothing), then the most loaded. Returns the CPU, with BALANCE_SRC_TAKEN set
- * when it is taken, or -1.
+ * nothing), then the most loaded; queues this round found all pinned are
+ * passed over. Returns the CPU, with BALANCE_SRC_TAKEN set when it is taken,
+ * or -1.
  *
  * This and balance_find_dst() are global functions: the verifier checks each
  * once, on its own, instead of once per path through the balancer that calls
@@ -403,7 +416,8 @@ __noinline s32 balance_find_src(u64 now)
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 		bool taken;
 
-		if (!cctx || !cctx->online || !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+		if (!cctx || !cctx->online || lb_pinned[cpu & (FAIRRS_MAX_CPUS - 1)] == lb_round ||
+		    !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
 			continue;
 		taken = cpu_taken(cpu, cctx, idle, now);
 		if (lb_pick.taken && !taken)
@@ -503,25 +517,35 @@ __noinline int balance_find_task(s32 src, s32 dst, u64 min_load, u64 max_load, u
  */
 static __always_inline void balance_periodic(void)
 {
-	struct fairrs_cpu_ctx *sctx, *dctx;
+	struct fairrs_cpu_ctx *sctx = NULL, *dctx = NULL;
 	u64 max_load, gap, swap_min = 0, now;
-	s32 src, dst;
-	bool urgent;
+	s32 src = -1, dst = -1, try;
+	bool urgent = false, found = false;
 
 	lb_round++;
 	now = scx_bpf_now();
 
-	src = balance_find_src(now);
-	if (src < 0)
-		return;
-	urgent = src & BALANCE_SRC_TAKEN;
-	src &= ~BALANCE_SRC_TAKEN;
-	sctx = cpu_ctx(src);
-	if (!sctx)
-		return;
-	dst = balance_find_dst(src, balance_load(sctx), urgent, now);
-	dctx = cpu_ctx(dst);
-	if (dst < 0 || !dctx)
+	bpf_for(try, 0, BALANCE_SRC_TRIES) {
+		src = balance_find_src(now);
+		if (src < 0)
+			return;
+		urgent = src & BALANCE_SRC_TAKEN;
+		src &= ~BALANCE_SRC_TAKEN;
+		sctx = cpu_ctx(src);
+		if (!sctx)
+			return;
+		dst = balance_find_dst(src, balance_load(sctx), urgent, now);
+		dctx = cpu_ctx(dst);
+		if (dst < 0 || !dctx)
+			return;
+		/* Any task at all that may go there (load and cache aside)? */
+		if (balance_find_task(src, dst, 0, 0, 1)) {
+			found = true;
+			break;
+		}
+		lb_pinned[src & (FAIRRS_MAX_CPUS - 1)] = lb_round;
+	}
+	if (!found || !sctx || !dctx)
 		return;
 
 	max_load = balance_max_load(sctx, dctx, lb_failed);
@@ -542,12 +566,13 @@ static __always_inline void balance_periodic(void)
 		stat_inc(FAIRRS_STAT_BALANCE_SWAP);
 	}
 
-	dctx->pull_src = src;
-	dctx->pull_urgent = urgent;
-	dctx->pull_failed = lb_failed;
-	dctx->pull_swap_min = swap_min;
+	WRITE_ONCE(dctx->pull_urgent, urgent);
+	WRITE_ONCE(dctx->pull_failed, lb_failed);
+	WRITE_ONCE(dctx->pull_swap_min, swap_min);
+	WRITE_ONCE(dctx->pull_stamp_ns, now);
 	lb_failed = 0;
-	dctx->pull_stamp_ns = now;
+	/* Published last, and ordered after the rest (the puller reads it first). */
+	__sync_lock_test_and_set(&dctx->pull_src, src);
 	stat_inc(urgent ? FAIRRS_STAT_BALANCE_TAKEN : FAIRRS_STAT_BALANCE_REQ);
 	kick_cpu(dst, SCX_KICK_IDLE);
 }
@@ -752,7 +777,7 @@ static int balance_timerfn(void *map, int *key, struct bpf_timer *timer)
 	balance_periodic();
 	balance_active();
 	if (!(lb_round & 255))
-		group_reap_autogroups();
+		group_tend();
 	bpf_timer_start(timer, tun.balance_interval_ns, 0);
 	return 0;
 }

@@ -94,23 +94,26 @@ static __always_inline u64 cfs_slice(u32 weight, u64 load, u64 nr_running, u64 l
 }
 
 /*
- * place_entity() for a new task (START_DEBIT): it starts one virtual slice
- * (sched_vslice(): its @slice scaled to its @weight) after the queue's
- * @floor, so a process that forks cannot multiply its share.
+ * task_fork_fair() and place_entity() for a new task (START_DEBIT): it starts
+ * one virtual slice (sched_vslice(): its @slice scaled to its @weight) after
+ * the queue's @floor, so a process that forks cannot multiply its share, and
+ * never before its parent, which was @parent_lag past its own queue's floor
+ * when it forked (0 when the parent was not ours).
  */
-static __always_inline u64 cfs_place_new(u64 floor, u32 weight, u64 slice)
+static __always_inline u64 cfs_place_new(u64 floor, u32 weight, u64 slice, s64 parent_lag)
 {
-	return floor + cfs_scale(slice, weight);
+	return cfs_max(floor + parent_lag, floor + cfs_scale(slice, weight));
 }
 
 /*
  * place_entity() for a waking task (GENTLE_FAIR_SLEEPERS): it keeps its own
- * @vruntime or gets latency / 2 of credit behind the @floor, whichever is
- * later, so a sleeper runs promptly but cannot bank its sleep.
+ * @vruntime or gets @thresh / 2 of credit behind the @floor, whichever is
+ * later, so a sleeper runs promptly but cannot bank its sleep. @thresh is
+ * sched_latency, or min_granularity for a SCHED_IDLE task (se_is_idle()).
  */
-static __always_inline u64 cfs_place_waking(u64 vruntime, u64 floor, u64 latency)
+static __always_inline u64 cfs_place_waking(u64 vruntime, u64 floor, u64 thresh)
 {
-	return cfs_max(vruntime, floor - latency / 2);
+	return cfs_max(vruntime, floor - thresh / 2);
 }
 
 /*
@@ -134,6 +137,17 @@ static __always_inline int cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 cur
 static __always_inline int cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_vr, u64 gran)
 {
 	return !cfs_wakeup_preempts(yielder_vr, weight, next_vr, gran);
+}
+
+/*
+ * check_preempt_tick()'s ideal_runtime: the task's @slice, capped at
+ * sched_latency, as many light tasks can stretch the period far past it
+ * (2 nice-0 and 30 SCHED_IDLE tasks give 11.5 ms at the default tunables).
+ * Both the slice granted and the tick's test use it.
+ */
+static __always_inline u64 cfs_ideal_runtime(u64 slice, u64 latency)
+{
+	return slice < latency ? slice : latency;
 }
 
 /*

@@ -9,8 +9,9 @@
 u32 fairrs_cfs_weight(s32 nice, int idle);
 u64 fairrs_cfs_scale(u64 delta, u32 weight);
 u64 fairrs_cfs_slice(u32 weight, u64 load, u64 nr_running, u64 latency, u64 min_gran);
-u64 fairrs_cfs_place_new(u64 floor, u32 weight, u64 slice);
-u64 fairrs_cfs_place_waking(u64 vruntime, u64 floor, u64 latency);
+u64 fairrs_cfs_place_new(u64 floor, u32 weight, u64 slice, s64 parent_lag);
+u64 fairrs_cfs_place_waking(u64 vruntime, u64 floor, u64 thresh);
+u64 fairrs_cfs_ideal_runtime(u64 slice, u64 latency);
 int fairrs_cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 curr_vr, u64 gran);
 int fairrs_cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_vr, u64 gran);
 int fairrs_cfs_tick_preempts(u64 ran, u64 ideal, u64 min_gran, u64 curr_vr, int has_leftmost,
@@ -25,11 +26,15 @@ u64 fairrs_cfs_slice(u32 weight, u64 load, u64 nr_running, u64 latency, u64 min_
 {
 	return cfs_slice(weight, load, nr_running, latency, min_gran);
 }
-u64 fairrs_cfs_place_new(u64 floor, u32 weight, u64 slice) { return cfs_place_new(floor, weight, slice); }
-u64 fairrs_cfs_place_waking(u64 vruntime, u64 floor, u64 latency)
+u64 fairrs_cfs_place_new(u64 floor, u32 weight, u64 slice, s64 parent_lag)
 {
-	return cfs_place_waking(vruntime, floor, latency);
+	return cfs_place_new(floor, weight, slice, parent_lag);
 }
+u64 fairrs_cfs_place_waking(u64 vruntime, u64 floor, u64 thresh)
+{
+	return cfs_place_waking(vruntime, floor, thresh);
+}
+u64 fairrs_cfs_ideal_runtime(u64 slice, u64 latency) { return cfs_ideal_runtime(slice, latency); }
 int fairrs_cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 curr_vr, u64 gran)
 {
 	return cfs_wakeup_preempts(wakee_vr, weight, curr_vr, gran);

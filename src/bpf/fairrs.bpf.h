@@ -35,9 +35,11 @@ struct fairrs_tunables tun SEC(".data");
  * such bound; sched_ext has a watchdog that ejects the scheduler when a task
  * waits 30 s, which extreme weight ratios (SCHED_IDLE against several nice -20
  * hogs) would reach. 5 s stays well clear of it and never binds in ordinary
- * mixes (see vtime_guard_lag()).
+ * mixes (see vtime_guard_lag() and vtime_serve_starving()).
  */
 const volatile u64 starvation_guard_ns = 5000000000ULL;
+/* How often each CPU looks through its own queue for tasks waiting past it. */
+#define STARVE_SCAN_NS		(500ULL * 1000 * 1000)
 
 
 /* Set each CPU's cpufreq target from its utilisation (load.bpf.h); --no-cpuperf clears it. */
@@ -76,6 +78,8 @@ struct task_ctx {
 	 */
 	s32	cgroup;
 	s32	group;
+	/* The gen of the cgroup's slot when it was taken (group_ref()). */
+	u32	cgroup_gen;
 	/* task_weight as added to that group's task load while runnable. */
 	s64	group_load;
 	/* CPU whose queue vruntime is relative to, -1 before first placement. */
@@ -88,6 +92,8 @@ struct task_ctx {
 	bool	yielded;
 	/* Just placed as a new task: its first enqueue checks preemption (WF_FORK). */
 	bool	forked;
+	/* A new task's parent's vruntime past its floor at fork (task_fork_fair()). */
+	s64	fork_lag;
 	/*
 	 * Its waker is about to sleep (SCX_WAKE_SYNC at ops.select_cpu): only
 	 * such a wakeup waits for the running task's protection.
@@ -100,6 +106,8 @@ struct task_ctx {
 	bool	rejoined;
 	/* When it last stopped running, for cache hotness. */
 	u64	last_ran_ns;
+	/* When it was last inserted into its CPU's queue (the starvation guard). */
+	u64	queued_ns;
 	/* Balancing round that last moved it (0: never), so it is not bounced. */
 	u64	lb_round;
 	/* On a CPU right now (between ops.running and ops.stopping). */

@@ -171,24 +171,33 @@ static __always_inline s64 group_contrib_now(const struct fairrs_group *g)
 	return READ_ONCE(g->nr_runnable) > 0 ? (s64)READ_ONCE(g->shares) : 0;
 }
 
+/* Passes group_sync_contrib() makes at most while its state keeps moving. */
+#define GROUP_SYNC_PASSES	8
+
 /*
  * Make @g's contribution to its parent's child_shares match its state: its
  * shares while its subtree has runnable tasks, else 0. Callers race (tasks on
  * other CPUs, a weight change): each exchange applies exactly its own change
  * to the parent, so the parent's sum always equals its children's
- * contributions, and a caller that finds the state moved under it makes a
- * second pass, so the last one to act leaves the contribution right.
+ * contributions, and a caller passes again while it finds the state moved
+ * under it. Passes are bounded, so the balancing timer also syncs every
+ * group now and then (group_tend()): a contribution left wrong by a race
+ * heals within a second. A global function (verified once, not at each of
+ * its call sites, several of them in loops): scalar arguments only.
  */
-static __always_inline void group_sync_contrib(struct fairrs_group *g)
+__noinline int group_sync_contrib(s32 slot)
 {
-	struct fairrs_group *parent = group_of(g->parent);
+	struct fairrs_group *g = group_of(slot), *parent;
 	u32 pass;
 
+	if (!g)
+		return 0;
+	parent = group_of(g->parent);
 	/* The root's children contribute to nothing that is read (group_in_root()). */
 	if (group_in_root(parent))
 		parent = NULL;
 
-	for (pass = 0; pass < 2; pass++) {
+	for (pass = 0; pass < GROUP_SYNC_PASSES; pass++) {
 		s64 want = group_contrib_now(g);
 		s64 old = __sync_lock_test_and_set(&g->contrib, want);
 
@@ -197,18 +206,42 @@ static __always_inline void group_sync_contrib(struct fairrs_group *g)
 		if (want == group_contrib_now(g))
 			break;
 	}
+	return 0;
+}
+
+/*
+ * Claim @g's slot for freeing if nothing counts in it, by swapping its count
+ * of runnable tasks from 0 to GROUP_DYING: a task joining at that moment sees
+ * it (group_task_account()), and only one caller wins.
+ */
+static __always_inline bool group_claim(struct fairrs_group *g)
+{
+	return __sync_bool_compare_and_swap(&g->nr_runnable, 0, GROUP_DYING);
+}
+
+/*
+ * Free a claimed slot: its contribution goes (its count is negative), and its
+ * generation moves, so tasks still referring to it know it is not theirs.
+ */
+static __always_inline void group_free(s32 slot, struct fairrs_group *g)
+{
+	group_sync_contrib(slot);
+	__sync_fetch_and_add(&g->gen, 1);
+	WRITE_ONCE(g->cgid, 0);
 }
 
 /*
  * @tctx becomes runnable (@sign 1) or stops being runnable (-1): its weight
  * joins or leaves its group's task load, and each ancestor's count of
  * runnable tasks; a group whose count leaves or reaches 0 updates what it
- * adds to its parent. Joining fails (false) only for an autogroup slot the
- * timer is freeing (group_reap_autogroups()); nothing is counted then.
+ * adds to its parent, and a group whose cgroup is gone (group_exit()) is
+ * freed as its last counted task leaves. Joining fails (false) only for a
+ * slot being freed; nothing is counted then.
  */
 static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 {
-	struct fairrs_group *g = group_of(tctx->group);
+	s32 slot = tctx->group;
+	struct fairrs_group *g = group_of(slot);
 	u32 depth;
 
 	/* The root's load never enters a weight: it is not kept (see group_in_root()). */
@@ -217,6 +250,8 @@ static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 	if (sign > 0)
 		tctx->group_load = tctx->task_weight;
 	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && g; depth++) {
+		/* Read before @g may be freed below and taken by another cgroup. */
+		s32 parent = READ_ONCE(g->parent);
 		s64 before = __sync_fetch_and_add(&g->nr_runnable, sign);
 
 		if (depth == 0) {
@@ -229,8 +264,11 @@ static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 				WRITE_ONCE(g->last_runnable_ns, bpf_ktime_get_ns());
 		}
 		if (before == 0 || before + sign == 0)
-			group_sync_contrib(g);
-		g = group_of(g->parent);
+			group_sync_contrib(slot);
+		if (before + sign == 0 && READ_ONCE(g->dead) && group_claim(g))
+			group_free(slot, g);
+		slot = parent;
+		g = group_of(slot);
 		if (group_in_root(g))
 			break;
 	}
@@ -310,6 +348,7 @@ static __always_inline void group_reset(struct fairrs_group *g, s32 parent, u32 
 	g->level = level;
 	g->cpu_weight = cpu_weight;
 	g->shares = shares;
+	g->dead = 0;
 	g->nr_runnable = 0;
 	g->task_load = 0;
 	g->child_shares = 0;
@@ -371,18 +410,25 @@ static __always_inline s32 group_init(struct cgroup *cgrp, u32 cpu_weight)
 	return 0;
 }
 
-/* The cgroup is gone (it has no tasks left): free its slot. */
+/*
+ * The cgroup went offline (rmdir). A task that left it in do_exit() may still
+ * be runnable and counted in its slot (kernels before 6.19 call this before
+ * such a task's last ops.quiescent): the slot is freed now if nothing counts
+ * in it, else by that task as it leaves (group_task_account()).
+ */
 static __always_inline void group_exit(struct cgroup *cgrp)
 {
 	struct group_slot *gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
 	struct fairrs_group *g;
+	s32 slot;
 
-	if (!gs || !(g = group_of(gs->slot)) || g->cgid != cgrp->kn->id)
+	if (!gs || !(g = group_of(slot = gs->slot)) || g->cgid != cgrp->kn->id)
 		return;
-	/* Whatever it still adds to its parent goes (it has no runnable task). */
-	group_sync_contrib(g);
 	gs->slot = -1;
-	WRITE_ONCE(g->cgid, 0);
+	/* Ordered before the claim: the last task out sees one or the other. */
+	__sync_lock_test_and_set(&g->dead, 1);
+	if (group_claim(g))
+		group_free(slot, g);
 }
 
 /* cpu.weight of the cgroup changed: so do its shares, and its parent's load. */
@@ -390,12 +436,13 @@ static __always_inline void group_set_weight(struct cgroup *cgrp, u32 cpu_weight
 {
 	struct group_slot *gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
 	struct fairrs_group *g;
+	s32 slot;
 
-	if (!gs || !(g = group_of(gs->slot)) || g->cgid != cgrp->kn->id)
+	if (!gs || !(g = group_of(slot = gs->slot)) || g->cgid != cgrp->kn->id)
 		return;
 	WRITE_ONCE(g->cpu_weight, cpu_weight);
 	WRITE_ONCE(g->shares, group_shares(cpu_weight));
-	group_sync_contrib(g);
+	group_sync_contrib(slot);
 }
 
 /*
@@ -429,7 +476,7 @@ static __always_inline s32 group_autogroup_slot(struct task_struct *p)
 		if (READ_ONCE(g->shares) != shares) {
 			WRITE_ONCE(g->shares, shares);
 			WRITE_ONCE(g->cpu_weight, group_cpu_weight(shares));
-			group_sync_contrib(g);
+			group_sync_contrib(*found);
 		}
 		return *found;
 	}
@@ -447,13 +494,27 @@ static __always_inline s32 group_autogroup_slot(struct task_struct *p)
 	return slot;
 }
 
+/* @tctx's task is in the cgroup of @slot: a reference, valid while the slot's gen holds. */
+static __always_inline void group_ref(struct task_ctx *tctx, s32 slot)
+{
+	struct fairrs_group *g = group_of(slot);
+
+	tctx->cgroup = slot;
+	tctx->cgroup_gen = g ? READ_ONCE(g->gen) : 0;
+}
+
 /*
  * @p becomes runnable: the group it counts in is its cgroup's, or, for a
  * task of the root cgroup with --autogroup, its session's
- * (task_wants_autogroup(), kernel/sched/autogroup.h); then it joins it.
+ * (task_wants_autogroup(), kernel/sched/autogroup.h); then it joins it. A
+ * task whose cgroup's slot was freed since (it is exiting) counts in none.
  */
 static __always_inline void group_task_runnable(struct task_struct *p, struct task_ctx *tctx)
 {
+	struct fairrs_group *cg = group_of(tctx->cgroup);
+
+	if (cg && READ_ONCE(cg->gen) != tctx->cgroup_gen)
+		tctx->cgroup = -1;
 	tctx->group = tctx->cgroup;
 	if (autogroup_enabled && tctx->cgroup >= 0 && tctx->cgroup == group_root_slot) {
 		s32 slot = group_autogroup_slot(p);
@@ -461,11 +522,12 @@ static __always_inline void group_task_runnable(struct task_struct *p, struct ta
 		if (slot >= 0)
 			tctx->group = slot;
 	}
-	if (!group_task_account(tctx, 1)) {
-		/* Its autogroup's slot was being freed: count in the root. */
-		tctx->group = tctx->cgroup;
-		group_task_account(tctx, 1);
-	}
+	if (group_task_account(tctx, 1))
+		return;
+	/* That slot is being freed: an autogroup's falls back to the root, a cgroup's to none. */
+	tctx->group = tctx->group != tctx->cgroup ? tctx->cgroup : -1;
+	if (!group_task_account(tctx, 1))
+		tctx->group = -1;
 }
 
 /*
@@ -479,26 +541,26 @@ static __always_inline void group_move_task(struct task_struct *p, struct task_c
 		return;
 	if (tctx->on_queue)
 		group_task_account(tctx, -1);
-	tctx->cgroup = slot;
+	group_ref(tctx, slot);
 	tctx->group = slot;
 	if (tctx->on_queue)
 		group_task_runnable(p, tctx);
 }
 
 /*
- * Free the slots of autogroups whose sessions have had no runnable task for
- * GROUP_AUTOGROUP_IDLE_NS (the kernel frees an autogroup with its last
- * task; sched_ext is not told). A slot is claimed by swapping its count of
- * runnable tasks from 0 to GROUP_DYING, which a task joining it at that
- * moment sees (group_task_account()); a later task of the session takes a
- * new slot. Called from the balancing timer, every 256th round.
+ * The balancing timer's care of the groups, every 256th round: each group's
+ * contribution is synced again (group_sync_contrib()), and the slots of
+ * autogroups whose sessions have had no runnable task for
+ * GROUP_AUTOGROUP_IDLE_NS are freed (the kernel frees an autogroup with its
+ * last task; sched_ext is not told); a later task of the session takes a new
+ * slot.
  */
-static __always_inline void group_reap_autogroups(void)
+static __always_inline void group_tend(void)
 {
 	u64 now = bpf_ktime_get_ns();
 	s32 slot;
 
-	if (!autogroup_enabled)
+	if (!groups_enabled)
 		return;
 	bpf_for(slot, 0, FAIRRS_MAX_GROUPS) {
 		struct fairrs_group *g = group_of(slot);
@@ -507,16 +569,17 @@ static __always_inline void group_reap_autogroups(void)
 		if (!g)
 			break;
 		key = READ_ONCE(g->cgid);
-		if (!(key & GROUP_AUTOGROUP_KEY) ||
-		    now - READ_ONCE(g->last_runnable_ns) < GROUP_AUTOGROUP_IDLE_NS)
+		if (!key)
 			continue;
-		if (!__sync_bool_compare_and_swap(&g->nr_runnable, 0, GROUP_DYING))
+		if (!autogroup_enabled || !(key & GROUP_AUTOGROUP_KEY) ||
+		    now - READ_ONCE(g->last_runnable_ns) < GROUP_AUTOGROUP_IDLE_NS ||
+		    !group_claim(g)) {
+			group_sync_contrib(slot);
 			continue;
+		}
 		id = key & ~GROUP_AUTOGROUP_KEY;
 		bpf_map_delete_elem(&autogroup_slots, &id);
-		/* Its count is negative now: its contribution goes to 0. */
-		group_sync_contrib(g);
-		WRITE_ONCE(g->cgid, 0);
+		group_free(slot, g);
 	}
 }
 

@@ -84,6 +84,7 @@ struct fairrs_tunables {
 	X(BALANCE_SWAP,		"balance_swap",	"periodic balancer moving a heavy task to start a swap of two (balance_swap_min_load())") \
 	X(BALANCE_ACTIVE,	"balance_active", "running task pushed off a busy SMT core to a wholly idle one (balance_push_prev())") \
 	X(GROUP_UNTRACKED,	"group_untracked", "cgroups counted as their parent: nested too deep or no free slot (group.bpf.h)") \
+	X(STARVE_RUN,		"starve_run",	"a task that waited in its queue past the starvation guard run first (vtime_serve_starving())") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
 
@@ -173,6 +174,8 @@ struct fairrs_cpu_ctx {
 	u64	left_ns;
 	/* Balancing round in which this queue last gave a task away. */
 	u64	lb_src_round;
+	/* When this CPU last looked through its queue for starving tasks. */
+	u64	starve_scan_ns;
 	/* Non-zero while the CPU is online (ops.cpu_online / cpu_offline). */
 	u32	online;
 	/*
@@ -203,6 +206,10 @@ struct fairrs_group {
 	/* cpu.weight (1..10000), and the same in load units: tg->shares. */
 	u32	cpu_weight;
 	u32	shares;
+	/* Times the slot was freed: a task's reference to it is stale when this moved. */
+	u32	gen;
+	/* Non-zero once its cgroup went offline; freed when nothing counts in it. */
+	u32	dead;
 	/* Runnable tasks in its whole subtree. */
 	s64	nr_runnable;
 	/* Sum of the weights of its own runnable tasks (not its children's). */

@@ -63,7 +63,10 @@ s32 BPF_STRUCT_OPS(fairrs_init_task, struct task_struct *p, struct scx_init_task
 		return -ENOMEM;
 	tctx->queue_cpu = -1;
 	tctx->is_new = true;
-	tctx->cgroup = tctx->group = group_slot_of(args->cgroup);
+	group_ref(tctx, group_slot_of(args->cgroup));
+	tctx->group = tctx->cgroup;
+	if (args->fork)
+		placement_fork(tctx);
 	return 0;
 }
 
@@ -141,7 +144,7 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 		queue_weight_add(cpu, tctx->weight);
 		load_sync_contrib(tctx);
 	}
-	place_entity(tctx, cctx, enq_flags & SCX_ENQ_WAKEUP);
+	place_entity(p, tctx, cctx, enq_flags & SCX_ENQ_WAKEUP);
 }
 
 /*
@@ -176,7 +179,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_AFFINITY :
 					       FAIRRS_STAT_MIGRATE_HOTPLUG);
 	vtime_guard_lag(tctx, cctx);
-	slice = vtime_slice(tctx->weight, cctx);
+	slice = vtime_ideal_runtime(tctx->weight, cctx);
 	/* Let go by ops.dispatch: active balancing (SMT machines only). */
 	if (enq_flags & SCX_ENQ_LAST) {
 		balance_enqueue_last(p, tctx, cpu, cctx, slice, enq_flags);
@@ -194,14 +197,15 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(FAIRRS_STAT_PREEMPT);
 		return;
 	}
+	tctx->queued_ns = scx_bpf_now();
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice, tctx->vruntime, enq_flags);
 	balance_kick_for(p, cpu);
 }
 
 /*
  * @cpu needs a task. First it serves a pull the periodic balancer asked of it,
- * or lets the task just running go if active balancing pushes it to an idle
- * core. Then CFS's pick_next_entity(): the task just running keeps the CPU if it is
+ * or runs a task that waited past the starvation guard, or lets the task just
+ * running go if active balancing pushes it to an idle core. Then CFS's pick_next_entity(): the task just running keeps the CPU if it is
  * still runnable and no queued task is further behind it; otherwise the head
  * of this CPU's queue runs; an empty queue pulls from the nearest busy queue.
  * A task that yielded gives way to a queued task within wakeup_granularity.
@@ -213,7 +217,7 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 	if (!cctx)
 		return;
 
-	if (balance_serve_request(cpu, cctx))
+	if (balance_serve_request(cpu, cctx) || vtime_serve_starving(cpu, cctx))
 		return;
 
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
@@ -245,8 +249,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 
 /*
  * @p starts running on @cpu. It may come from another CPU's queue (idle pull,
- * counted there), so rehome it first. It was the leftmost task, so the
- * queue's floor may move up to it; its slice is sized from the queue as it is
+ * counted there), so rehome it first. The queue's floor moves up to the
+ * lesser of it and the leftmost waiting task; its slice is sized from the queue as it is
  * now, and wakeup preemption now compares against it.
  */
 void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
@@ -265,13 +269,15 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	load_cpu_update(cctx);
 	load_cpuperf_update(cpu, cctx);
 	tctx->exec_charged = p->se.sum_exec_runtime;
-	vtime_update_min(cctx, tctx->vruntime);
+	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
 	vtime_grant_slice(p, tctx, cctx);
 	curr_start(p, tctx, cctx);
 	/* A new task here: active balancing may consider it afresh. */
 	cctx->push_dst = -1;
 	/* Not woken through ops.select_cpu next time (pinned): not a sync wakeup. */
 	tctx->wake_sync = false;
+	/* Dispatched straight to an idle CPU, it never met ops.enqueue's check. */
+	tctx->forked = false;
 }
 
 /*

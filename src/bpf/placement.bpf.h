@@ -18,19 +18,36 @@
 #include "stats.bpf.h"
 
 /*
+ * A task forks @child (ops.init_task of a fork runs in the parent's context):
+ * the child remembers how far its parent was past its queue's floor, for
+ * task_fork_fair()'s rule that a child never starts before its parent.
+ */
+static __always_inline void placement_fork(struct task_ctx *child)
+{
+	struct task_ctx *parent = task_ctx(bpf_get_current_task_btf());
+	struct fairrs_cpu_ctx *pcctx;
+
+	child->fork_lag = 0;
+	if (parent && (pcctx = cpu_ctx(parent->queue_cpu)))
+		child->fork_lag = (s64)(parent->vruntime - pcctx->min_vruntime);
+}
+
+/*
  * Place @p, which just became runnable on @cctx's queue (and is already
  * counted in its load). New tasks get START_DEBIT: min_vruntime plus the
- * vruntime worth of the slice they would get (sched_vslice()). Waking tasks get
- * GENTLE_FAIR_SLEEPERS credit: max(own vruntime, min_vruntime - latency / 2).
+ * vruntime worth of the slice they would get (sched_vslice()), or their
+ * parent's place if later. Waking tasks get GENTLE_FAIR_SLEEPERS credit:
+ * max(own vruntime, min_vruntime - latency / 2), min_granularity / 2 for a
+ * SCHED_IDLE task.
  */
-static __always_inline void place_entity(struct task_ctx *tctx,
-					 const struct fairrs_cpu_ctx *cctx,
-					 bool wakeup)
+static __always_inline void place_entity(const struct task_struct *p, struct task_ctx *tctx,
+					 const struct fairrs_cpu_ctx *cctx, bool wakeup)
 {
-	u64 floor = cctx->min_vruntime;
+	u64 floor = cctx->min_vruntime, thresh;
 
 	if (tctx->is_new) {
-		tctx->vruntime = cfs_place_new(floor, tctx->weight, vtime_slice(tctx->weight, cctx));
+		tctx->vruntime = cfs_place_new(floor, tctx->weight, vtime_slice(tctx->weight, cctx),
+					       tctx->fork_lag);
 		tctx->is_new = false;
 		tctx->forked = true;
 		return;
@@ -42,8 +59,10 @@ static __always_inline void place_entity(struct task_ctx *tctx,
 	 * relative vruntime (Linux v6.5 kernel/sched/fair.c), so it comes back
 	 * with at most latency / 2 of credit, however long it was away.
 	 */
+	thresh = p->policy == SCHED_IDLE_POLICY ? READ_ONCE(tun.min_granularity_ns) :
+						  READ_ONCE(tun.sched_latency_ns);
 	if (wakeup || tctx->rejoined)
-		tctx->vruntime = cfs_place_waking(tctx->vruntime, floor, READ_ONCE(tun.sched_latency_ns));
+		tctx->vruntime = cfs_place_waking(tctx->vruntime, floor, thresh);
 	tctx->rejoined = false;
 }
 
@@ -104,8 +123,9 @@ static __always_inline bool placement_ahead_of_curr(u64 vruntime, u32 weight,
 }
 
 /*
- * Should the woken @p preempt the task running on @cpu now? SCHED_BATCH and
- * SCHED_IDLE wakees never preempt; anything preempts a SCHED_IDLE task.
+ * Should the woken @p preempt the task running on @cpu now? Any wakee but a
+ * SCHED_IDLE one preempts a SCHED_IDLE task; otherwise SCHED_BATCH and
+ * SCHED_IDLE wakees never preempt (check_preempt_wakeup()'s order).
  * Otherwise CFS's rule above, with one difference (--wakeup-protect-us,
  * default min_granularity; 0 is CFS exactly): for a synchronous wakeup (the
  * waker is about to sleep: pipes, sockets, SCX_WAKE_SYNC) a task that has
@@ -125,10 +145,10 @@ static __always_inline bool placement_wakeup_preempts(struct task_struct *p,
 
 	if (!cctx || !cctx->curr_weight)
 		return false;
+	if (cctx->curr_idle && p->policy != SCHED_IDLE_POLICY)
+		return true;
 	if (p->policy == SCHED_BATCH_POLICY || p->policy == SCHED_IDLE_POLICY)
 		return false;
-	if (cctx->curr_idle)
-		return true;
 	if (!placement_ahead_of_curr(tctx->vruntime, tctx->weight, cctx))
 		return false;
 	if (tctx->wake_sync && scx_bpf_now() - cctx->curr_since_ns < READ_ONCE(tun.wakeup_protect_ns)) {

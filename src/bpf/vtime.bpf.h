@@ -24,11 +24,6 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 	return cfs_before(a, b);
 }
 
-static __always_inline u64 vtime_max(u64 a, u64 b)
-{
-	return cfs_max(a, b);
-}
-
 /*
  * The CFS load weight of @p: from its nice level (static_prio), not from
  * p->scx.weight, which is rounded to the cgroup scale and loses the ratios
@@ -64,18 +59,14 @@ static __always_inline u64 vtime_charge(struct task_struct *p, struct task_ctx *
 	return delta;
 }
 
-/* update_min_vruntime(): the floor only moves forward. */
-static __always_inline void vtime_update_min(struct fairrs_cpu_ctx *cctx, u64 vruntime)
-{
-	cctx->min_vruntime = vtime_max(cctx->min_vruntime, vruntime);
-}
-
 /*
  * update_min_vruntime() while a task of @vruntime runs on @cpu (Linux v6.5
  * kernel/sched/fair.c): the floor moves up to min(running, leftmost queued),
  * never back. A running task is not in the queue (as CFS's curr is not in its
- * tree), so the queue's head is the leftmost waiting task. Called at every
- * tick and when the task stops, so a task that keeps the CPU through several
+ * tree), so the queue's head is the leftmost waiting task. Called when a
+ * task starts running (a pulled task or a preempting wakee runs out of
+ * vruntime order and must not lift the floor past the queue), at every
+ * tick and when it stops, so a task that keeps the CPU through several
  * slices drags the floor along and a waking sleeper's credit stays bounded
  * by latency / 2 of the present, not of a stale floor.
  */
@@ -99,11 +90,17 @@ static __always_inline u64 vtime_slice(u32 weight, const struct fairrs_cpu_ctx *
 			 READ_ONCE(tun.min_granularity_ns));
 }
 
+/* check_preempt_tick()'s ideal_runtime: the slice a task of @weight runs at most. */
+static __always_inline u64 vtime_ideal_runtime(u32 weight, const struct fairrs_cpu_ctx *cctx)
+{
+	return cfs_ideal_runtime(vtime_slice(weight, cctx), READ_ONCE(tun.sched_latency_ns));
+}
+
 /* Give @p, about to run on @cctx's CPU, its fair slice; returns it. */
 static __always_inline u64 vtime_grant_slice(struct task_struct *p, struct task_ctx *tctx,
 					     struct fairrs_cpu_ctx *cctx)
 {
-	u64 slice = vtime_slice(tctx->weight, cctx);
+	u64 slice = vtime_ideal_runtime(tctx->weight, cctx);
 
 	scx_bpf_task_set_slice(p, slice);
 	tctx->slice_exec_start = p->se.sum_exec_runtime;
@@ -128,7 +125,7 @@ static __always_inline void vtime_check_preempt_tick(struct task_struct *p, cons
 	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
 
 	if (cfs_tick_preempts(p->se.sum_exec_runtime - tctx->slice_exec_start,
-			      vtime_slice(tctx->weight, cctx), READ_ONCE(tun.min_granularity_ns),
+			      vtime_ideal_runtime(tctx->weight, cctx), READ_ONCE(tun.min_granularity_ns),
 			      tctx->vruntime, head != NULL, head ? head->scx.dsq_vtime : 0)) {
 		scx_bpf_task_set_slice(p, 0);
 		stat_inc(FAIRRS_STAT_TICK_PREEMPT);
@@ -259,6 +256,36 @@ static __always_inline void vtime_guard_lag(struct task_ctx *tctx,
 		tctx->vruntime = limit;
 		stat_inc(FAIRRS_STAT_LAG_CLAMP);
 	}
+}
+
+/*
+ * The guard for tasks already queued: vtime_guard_lag() bounds a lag for the
+ * load at enqueue, and heavier tasks arriving afterwards slow the floor, so a
+ * task can still wait far past the watchdog (SCHED_IDLE behind five nice -20
+ * hogs: ~111 s). In ops.dispatch, at most once per STARVE_SCAN_NS, @cpu looks
+ * through its queue and runs first a task that has waited longer than the
+ * guard; its next enqueue bounds its lag again for the load as it stands.
+ * Cost: one walk of this CPU's own queue per STARVE_SCAN_NS.
+ */
+static __always_inline bool vtime_serve_starving(s32 cpu, struct fairrs_cpu_ctx *cctx)
+{
+	struct task_struct *p;
+	u64 now = scx_bpf_now();
+
+	if (now - cctx->starve_scan_ns < STARVE_SCAN_NS)
+		return false;
+	cctx->starve_scan_ns = now;
+	bpf_for_each(scx_dsq, p, cpu_dsq(cpu), 0) {
+		struct task_ctx *tctx = task_ctx(p);
+
+		if (!tctx || now - tctx->queued_ns <= starvation_guard_ns)
+			continue;
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+			stat_inc(FAIRRS_STAT_STARVE_RUN);
+			return true;
+		}
+	}
+	return false;
 }
 
 #endif /* __FAIRRS_VTIME_BPF_H */
