@@ -24,7 +24,7 @@ echo "== host tests"
 cargo test --release --locked --workspace
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness cfs@cfs balance numa smt groups stats hotplug soak service bench smoke@6.12 hotplug@6.12 groups@6.12 smoke@6.16 hotplug@6.16 groups@6.16 smoke@6.18 hotplug@6.18 groups@6.18)
+[ ${#suites[@]} -gt 0 ] || suites=(lifecycle fairness cfs@cfs balance numa smt groups hostile stats hotplug soak service bench smoke@6.12 hotplug@6.12 groups@6.12 smoke@6.16 hotplug@6.16 groups@6.16 smoke@6.18 hotplug@6.18 groups@6.18 hostile@6.18)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
 # The longest suite takes about 190 s here; a suite is stopped after this.

@@ -13,12 +13,14 @@
 //!   fairrs-guest fairness [--secs S] [--cpu N] [--only CASE]
 //!   fairrs-guest balance  [--secs S] [--only CASE]
 //!   fairrs-guest groups   [--secs S] [--only CASE]   (groups.rs)
+//!   fairrs-guest hostile  [--secs S] [--only CASE] | --plan   (hostile.rs)
 //!   fairrs-guest spin     --cpu N [--threads N] [--duty PCT] [--secs S]
 //!   fairrs-guest stats    CASE ...   (checks of a running instance's reports, stats.rs)
 //!   fairrs-guest bench    CASE ...   (the benchmark suite's workloads and report, bench.rs)
 
 mod bench;
 mod groups;
+mod hostile;
 mod stats;
 
 use std::fs;
@@ -920,6 +922,9 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("bench") {
         return bench::main(&args[2..]);
     }
+    if args.get(1).map(String::as_str) == Some("hostile") {
+        return hostile::main(&args[2..]);
+    }
     let mut secs = 10.0;
     let mut cpu = 1usize;
     let mut only: Option<String> = None;
@@ -980,7 +985,7 @@ fn main() {
         Some("groups") => return groups::main(Duration::from_secs_f64(secs), &want),
         _ => {
             eprintln!(
-                "usage: fairrs-guest fairness|balance|groups|spin|stats [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS] \
+                "usage: fairrs-guest fairness|balance|groups|hostile|spin|stats [--secs S] [--cpu N] [--only CASE] [--latency-bound-ms MS] \
                  [--threads N] [--duty PCT]"
             );
             std::process::exit(2);

@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `fairrs-guest hostile [--secs S] [--only CASE]` and `fairrs-guest hostile
+//! --plan`: workloads built to break a scheduler's promises (pinned and
+//! real-time neighbours in the way of balancing, a task with almost no
+//! weight beside heavy ones, cgroups created and removed at a high rate).
+//!
+//! CASES is the whole suite: each row names a case, the RESULT lines it
+//! prints and, when the kernel's own scheduler cannot calibrate it, why.
+//! `--plan` prints that table, one `PLAN <result> <calibrated 1|0> <why not
+//! or ->` line per result; tests/vm/hostile.sh derives its counts from it.
+//!
+//! Every task is a forked process that only spins (or times its own gaps),
+//! so a SIGKILL stops it whatever its class; it dies with this program's
+//! main thread too (PR_SET_PDEATHSIG). The measuring thread stays on CPU 0.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::{result, set_affinity, set_policy};
+
+struct Case {
+    /// What `--only` selects (a result's name selects its case too).
+    name: &'static str,
+    /// The RESULT lines it prints, in order.
+    results: &'static [&'static str],
+    /// None: the kernel's figure must meet the same bounds; else why not.
+    uncalibrated: Option<&'static str>,
+    run: fn(&Ctx),
+}
+
+const CASES: &[Case] = &[
+    Case { name: "pinned_neighbours", results: &["pinned_neighbours_min_share"], uncalibrated: None, run: pinned_neighbours },
+    Case { name: "rt_poller", results: &["rt_poller_min_share"], uncalibrated: None, run: rt_poller },
+    Case {
+        name: "idle_beside_nice_m20",
+        results: &["idle_beside_nice_m20_max_wait_s", "idle_beside_nice_m20_ran_ms"],
+        uncalibrated: Some(
+            "CFS and EEVDF let a SCHED_IDLE task wait ~100 s behind five nice -20 hogs (weights 3 vs 443805); they have no watchdog",
+        ),
+        run: idle_beside_nice_m20,
+    },
+    Case {
+        name: "weight_1_vs_10000",
+        results: &["weight_1_vs_10000_max_wait_s"],
+        uncalibrated: Some("the kernel's scheduler lets a cpu.weight 1 task wait ~8 s or more behind 10000; it has no watchdog"),
+        run: weight_1_vs_10000,
+    },
+    Case { name: "unit_churn", results: &["unit_churn_share", "unit_churn_share_survivor"], uncalibrated: None, run: unit_churn },
+];
+
+/// The CPUs the cases are laid out on (0-3).
+const NEED_CPUS: usize = 4;
+
+/// How long the wait cases starve their victim: past the few seconds the
+/// scheduler promises, short of sched_ext's 30 s watchdog.
+const WAIT_WINDOW: Duration = Duration::from_secs(20);
+
+const CGROOT: &str = "/sys/fs/cgroup";
+const TOP: &str = "fairrs-hostile";
+
+struct Ctx<'a> {
+    case: &'a Case,
+    /// The measuring window of the share cases.
+    secs: Duration,
+    all: Vec<usize>,
+}
+
+impl Ctx<'_> {
+    /// Print the case's `i`th RESULT line.
+    fn emit(&self, i: usize, value: f64, lo: f64, hi: f64, detail: &str) {
+        result(self.case.results[i], value, lo, hi, detail);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Processes, cgroups, gap timing.
+
+#[derive(Clone, Copy)]
+enum Class {
+    Nice(i32),
+    Idle,
+    Fifo,
+}
+
+/// A case's processes: all SIGKILLed, then all reaped, when dropped (a
+/// starved one can only die once the others stop taking its CPU).
+#[derive(Default)]
+struct Procs {
+    pids: Vec<i32>,
+}
+
+impl Procs {
+    /// The one spawner: fork a process that spins (timing its gaps into
+    /// `gaps` if given), allowed on `cpus`, in `cg`, with `class`.
+    fn spawn(&mut self, cpus: &[usize], class: Class, cg: Option<&Cgroup>, gaps: Option<&Gaps>) -> i32 {
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: the child makes plain syscalls and spins; it takes no lock
+        // another thread may have held at fork().
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                if libc::getppid() != parent {
+                    libc::_exit(0);
+                }
+            }
+            match gaps {
+                Some(g) => g.track(),
+                None => spin(),
+            }
+        }
+        self.pids.push(pid);
+        set_affinity(pid, cpus);
+        if let Some(cg) = cg {
+            cg.add(pid);
+        }
+        // Affinity first: a FIFO spinner must never land on the measuring CPU.
+        match class {
+            Class::Nice(0) => {}
+            Class::Nice(n) => unsafe {
+                if libc::setpriority(libc::PRIO_PROCESS, pid as libc::id_t, n) != 0 {
+                    panic!("setpriority({pid}, {n}): {}", io::Error::last_os_error());
+                }
+            },
+            Class::Idle => set_policy(pid, libc::SCHED_IDLE, 0),
+            Class::Fifo => set_policy(pid, libc::SCHED_FIFO, 1),
+        }
+        pid
+    }
+
+    fn stop(&mut self) {
+        for &pid in &self.pids {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        for pid in self.pids.drain(..) {
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        }
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spin() -> ! {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+/// CPU time of process `pid` so far, ns.
+fn cpu_ns(pid: i32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|f| f.parse().ok()))
+        .unwrap_or_else(|| panic!("no schedstat for {pid}"))
+}
+
+/// CPU time of each of `pids` over `secs`, and the wall time it took, s.
+fn measure(pids: &[i32], secs: Duration) -> (Vec<u64>, f64) {
+    let before: Vec<u64> = pids.iter().map(|&p| cpu_ns(p)).collect();
+    let t0 = Instant::now();
+    thread::sleep(secs);
+    let after: Vec<u64> = pids.iter().map(|&p| cpu_ns(p)).collect();
+    let wall = t0.elapsed().as_secs_f64();
+    (after.iter().zip(before).map(|(a, b)| a.saturating_sub(b)).collect(), wall)
+}
+
+fn mono_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// A spinner's longest off-CPU gap, in memory shared with it (MAP_SHARED,
+/// so a forked process writes what the parent reads).
+#[repr(C)]
+struct GapCell {
+    armed: AtomicU64,
+    last: AtomicU64,
+    max: AtomicU64,
+}
+
+struct Gaps(*mut GapCell);
+
+impl Gaps {
+    fn new() -> Self {
+        let len = std::mem::size_of::<GapCell>();
+        // SAFETY: a fresh anonymous mapping, zeroed: valid atomics.
+        let p = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0)
+        };
+        assert!(p != libc::MAP_FAILED, "mmap: {}", io::Error::last_os_error());
+        Self(p.cast())
+    }
+
+    fn cell(&self) -> &GapCell {
+        // SAFETY: mapped for our lifetime.
+        unsafe { &*self.0 }
+    }
+
+    /// The spinner: reads the clock back to back; a gap between reads is
+    /// time off the CPU. Only the part after arm() counts.
+    fn track(&self) -> ! {
+        let c = self.cell();
+        let mut prev = mono_ns();
+        loop {
+            let now = mono_ns();
+            let armed = c.armed.load(Ordering::Relaxed);
+            if armed != 0 && now > armed {
+                let gap = now - prev.max(armed);
+                if gap > c.max.load(Ordering::Relaxed) {
+                    c.max.store(gap, Ordering::Relaxed);
+                }
+            }
+            c.last.store(now, Ordering::Relaxed);
+            prev = now;
+        }
+    }
+
+    fn arm(&self) {
+        self.cell().armed.store(mono_ns(), Ordering::SeqCst);
+    }
+
+    /// The longest gap since arm(), the one still open included, s: a
+    /// spinner that never ran again has waited the whole window.
+    fn longest_s(&self) -> f64 {
+        let c = self.cell();
+        let last = c.last.load(Ordering::SeqCst);
+        let max = c.max.load(Ordering::SeqCst);
+        let open = mono_ns().saturating_sub(last.max(c.armed.load(Ordering::SeqCst)));
+        max.max(open) as f64 / 1e9
+    }
+}
+
+impl Drop for Gaps {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.0.cast(), std::mem::size_of::<GapCell>()) };
+    }
+}
+
+/// A cgroup, removed with everything below it when dropped (drop its
+/// processes first).
+struct Cgroup {
+    dir: PathBuf,
+}
+
+impl Cgroup {
+    /// `name` under `parent`, which hands down the cpu controller first.
+    fn new(parent: &Path, name: &str, weight: u32) -> Self {
+        write(&parent.join("cgroup.subtree_control"), "+cpu");
+        let dir = parent.join(name);
+        let _ = remove_tree(&dir);
+        fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        let cg = Self { dir };
+        write(&cg.dir.join("cpu.weight"), &weight.to_string());
+        cg
+    }
+
+    /// The cases' top cgroup.
+    fn top() -> Self {
+        Self::new(Path::new(CGROOT), TOP, 100)
+    }
+
+    fn child(&self, name: &str, weight: u32) -> Self {
+        Self::new(&self.dir, name, weight)
+    }
+
+    fn add(&self, pid: i32) {
+        write(&self.dir.join("cgroup.procs"), &pid.to_string());
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.dir);
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    fs::write(path, text).unwrap_or_else(|e| panic!("writing {text:?} to {}: {e}", path.display()));
+}
+
+/// rmdir, retried while the kernel still counts a reaped task in the
+/// cgroup (EBUSY), for up to 1 s; returns the retries.
+fn rmdir(dir: &Path) -> io::Result<u32> {
+    let t0 = Instant::now();
+    let mut retries = 0;
+    loop {
+        match fs::remove_dir(dir) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && t0.elapsed() < Duration::from_secs(1) => {
+                retries += 1;
+                thread::sleep(Duration::from_millis(1));
+            }
+            r => return r.map(|_| retries),
+        }
+    }
+}
+
+fn remove_tree(dir: &Path) -> io::Result<u32> {
+    for e in fs::read_dir(dir)?.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = remove_tree(&e.path());
+        }
+    }
+    rmdir(dir)
+}
+
+fn shares_s(v: &[f64]) -> String {
+    v.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(" ")
+}
+
+fn lowest(v: &[f64]) -> f64 {
+    v.iter().cloned().fold(f64::MAX, f64::min)
+}
+
+// ---------------------------------------------------------------------------
+// Cases.
+
+/// Four hogs pinned to CPU 0; five movable ones start three on CPU 1 and
+/// one each on CPUs 2 and 3. A balancer must spread the five over CPUs 1-3
+/// (2,2,1: lowest 0.5 of the ideal 0.6) although CPU 0, busiest, can give
+/// none away; one stuck on the pinned CPU leaves three sharing CPU 1.
+fn pinned_neighbours(ctx: &Ctx) {
+    let mut p = Procs::default();
+    let pinned: Vec<i32> = (0..4).map(|_| p.spawn(&[0], Class::Nice(0), None, None)).collect();
+    let movable: Vec<i32> = [1, 1, 1, 2, 3].iter().map(|&c| p.spawn(&[c], Class::Nice(0), None, None)).collect();
+    thread::sleep(Duration::from_millis(500));
+    for &pid in &movable {
+        set_affinity(pid, &ctx.all);
+    }
+    thread::sleep(Duration::from_secs(2));
+    let all: Vec<i32> = movable.iter().chain(&pinned).copied().collect();
+    let (t, wall) = measure(&all, ctx.secs);
+    p.stop();
+    let shares: Vec<f64> = t.iter().map(|&ns| ns as f64 / 1e9 / wall).collect();
+    let ideal = 3.0 / 5.0;
+    ctx.emit(
+        0,
+        lowest(&shares[..5]) / ideal,
+        0.75,
+        1.35,
+        &format!(
+            "lowest share of 5 movable hogs over {wall:.1}s / ideal {ideal:.2} (CPUs 1-3); movable [{}], pinned to CPU 0 [{}]",
+            shares_s(&shares[..5]),
+            shares_s(&shares[5..])
+        ),
+    );
+}
+
+/// A SCHED_FIFO poller pinned to CPU 1 with a nice-0 hog pinned behind it (as a
+/// per-CPU kworker waits); five movable hogs start three on CPU 2, one on
+/// CPU 3, one on CPU 0. They belong on CPUs 0, 2 and 3: CFS counts RT time
+/// as lost capacity; one sent to CPU 1 gets what the poller leaves.
+fn rt_poller(ctx: &Ctx) {
+    let mut p = Procs::default();
+    let poller = p.spawn(&[1], Class::Fifo, None, None);
+    let behind = p.spawn(&[1], Class::Nice(0), None, None);
+    let movable: Vec<i32> = [2, 2, 2, 3, 0].iter().map(|&c| p.spawn(&[c], Class::Nice(0), None, None)).collect();
+    thread::sleep(Duration::from_millis(500));
+    for &pid in &movable {
+        set_affinity(pid, &ctx.all);
+    }
+    thread::sleep(Duration::from_secs(2));
+    let mut all = movable.clone();
+    all.extend([behind, poller]);
+    let (t, wall) = measure(&all, ctx.secs);
+    p.stop();
+    let shares: Vec<f64> = t.iter().map(|&ns| ns as f64 / 1e9 / wall).collect();
+    let ideal = 3.0 / 5.0;
+    ctx.emit(
+        0,
+        lowest(&shares[..5]) / ideal,
+        0.75,
+        1.35,
+        &format!(
+            "lowest share of 5 movable hogs over {wall:.1}s / ideal {ideal:.2} (CPUs 0,2,3); movable [{}], pinned behind the poller {:.3}, FIFO poller {:.2}",
+            shares_s(&shares[..5]),
+            shares[5],
+            shares[6]
+        ),
+    );
+}
+
+/// On CPU 1: a nice-0 hog and a SCHED_IDLE spinner timing its own gaps, then
+/// five nice -20 hogs. The SCHED_IDLE task must still run within seconds.
+fn idle_beside_nice_m20(ctx: &Ctx) {
+    let gaps = Gaps::new();
+    let mut p = Procs::default();
+    let hog = p.spawn(&[1], Class::Nice(0), None, None);
+    let idle = p.spawn(&[1], Class::Idle, None, Some(&gaps));
+    thread::sleep(Duration::from_secs(1));
+    let strong: Vec<i32> = (0..5).map(|_| p.spawn(&[1], Class::Nice(-20), None, None)).collect();
+    gaps.arm();
+    let mut all = vec![idle, hog];
+    all.extend(&strong);
+    let (t, wall) = measure(&all, WAIT_WINDOW);
+    let longest = gaps.longest_s();
+    p.stop();
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let detail = format!(
+        "SCHED_IDLE beside a nice-0 hog and five nice -20 hogs on CPU 1, {wall:.1}s; cpu ms idle {:.1} nice-0 {:.0} nice-20 {:.0}",
+        ms(t[0]),
+        ms(t[1]),
+        ms(t[2..].iter().sum())
+    );
+    emit_wait(ctx, longest, &detail);
+    ctx.emit(1, ms(t[0]), 0.001, 20000.0, &format!("cpu ms it got; {detail}"));
+}
+
+/// The longest wait, within the few seconds the scheduler promises.
+fn emit_wait(ctx: &Ctx, longest: f64, detail: &str) {
+    ctx.emit(0, longest, 0.0, 10.0, &format!("longest wait s; {detail}"));
+}
+
+/// On CPU 2: L (cpu.weight 1) with one spinner timing its gaps, H (10000)
+/// with five hogs. L's task must still run within seconds.
+fn weight_1_vs_10000(ctx: &Ctx) {
+    let gaps = Gaps::new();
+    let top = Cgroup::top();
+    let (l, h) = (top.child("L", 1), top.child("H", 10000));
+    let mut p = Procs::default();
+    let light = p.spawn(&[2], Class::Nice(0), Some(&l), Some(&gaps));
+    let heavy: Vec<i32> = (0..5).map(|_| p.spawn(&[2], Class::Nice(0), Some(&h), None)).collect();
+    gaps.arm();
+    let mut all = vec![light];
+    all.extend(&heavy);
+    let (t, wall) = measure(&all, WAIT_WINDOW);
+    let longest = gaps.longest_s();
+    p.stop();
+    emit_wait(
+        ctx,
+        longest,
+        &format!(
+            "L (cpu.weight 1, 1 task) beside H (10000, 5 hogs) on CPU 2, {wall:.1}s; cpu ms L {:.1} H {:.0}",
+            t[0] as f64 / 1e6,
+            t[1..].iter().sum::<u64>() as f64 / 1e6
+        ),
+    );
+}
+
+/// Scopes created and removed as fast as systemd's session churn, under
+/// load, then two hogs on CPU 3 in a user scope and a system service of
+/// equal weight: each half, in a new scope and in one that outlived it all.
+fn unit_churn(ctx: &Ctx) {
+    let top = Cgroup::top();
+    let system = top.child("system.slice", 100);
+    let user = top.child("user.slice", 100);
+    let user0 = user.child("user-0.slice", 100);
+    let survivor = user0.child("survivor.scope", 100);
+    let load = system.child("load.service", 100);
+    let mut p = Procs::default();
+    for _ in 0..8 {
+        p.spawn(&ctx.all, Class::Nice(0), Some(&load), None);
+    }
+    let churn = churn(&user0.dir, &ctx.all);
+    p.stop();
+    drop(load);
+
+    let service = system.child("after.service", 100);
+    let after = user0.child("after.scope", 100);
+    let cpu = [NEED_CPUS - 1];
+    for (i, scope) in [(0, &after), (1, &survivor)] {
+        let mut p = Procs::default();
+        let pids = [p.spawn(&cpu, Class::Nice(0), Some(scope), None), p.spawn(&cpu, Class::Nice(0), Some(&service), None)];
+        thread::sleep(Duration::from_secs(1));
+        let (t, _) = measure(&pids, Duration::from_secs(5));
+        p.stop();
+        let which = if i == 0 { "a new scope" } else { "a scope made before the churn" };
+        ctx.emit(
+            i,
+            t[0] as f64 / (t[0] + t[1]).max(1) as f64,
+            0.46,
+            0.54,
+            &format!(
+                "the user hog's share (in {which}) beside system.slice/after.service on CPU {} (ideal 0.5); cpu ms {} / {}; {churn}",
+                cpu[0],
+                t[0] / 1_000_000,
+                t[1] / 1_000_000
+            ),
+        );
+    }
+}
+
+const CHURNERS: usize = 4;
+const CHURN_ITERS: usize = 150;
+const CHURN_LIMIT: Duration = Duration::from_secs(30);
+
+/// CHURNERS threads, each CHURN_ITERS times (CHURN_LIMIT at most): mkdir a
+/// session scope, fork a child that joins it and spins 1-3 ms, reap it,
+/// rmdir the scope at once; the next mkdir takes the slot just freed.
+/// Returns what happened, for the detail.
+fn churn(parent: &Path, all: &[usize]) -> String {
+    let next = AtomicUsize::new(1);
+    let [done, retries, stuck, strays] = [(); 4].map(|_| AtomicU64::new(0));
+    let t0 = Instant::now();
+    thread::scope(|s| {
+        for _ in 0..CHURNERS {
+            s.spawn(|| {
+                set_affinity(0, all);
+                for _ in 0..CHURN_ITERS {
+                    if t0.elapsed() > CHURN_LIMIT {
+                        break;
+                    }
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let dir = parent.join(format!("session-{k}.scope"));
+                    fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+                    let procs = CString::new(dir.join("cgroup.procs").into_os_string().into_encoded_bytes()).unwrap();
+                    let life_ns = (1 + k as u64 % 3) * 1_000_000;
+                    // SAFETY: the child makes plain syscalls on data made before fork().
+                    let pid = unsafe { libc::fork() };
+                    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+                    if pid == 0 {
+                        unsafe {
+                            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                                libc::_exit(1);
+                            }
+                            libc::close(fd);
+                            let t = mono_ns();
+                            while mono_ns() - t < life_ns {}
+                            libc::_exit(0);
+                        }
+                    }
+                    let mut status = 0;
+                    unsafe { libc::waitpid(pid, &mut status, 0) };
+                    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+                        strays.fetch_add(1, Ordering::Relaxed);
+                    }
+                    match rmdir(&dir) {
+                        Ok(r) => retries.fetch_add(r.into(), Ordering::Relaxed),
+                        Err(_) => stuck.fetch_add(1, Ordering::Relaxed),
+                    };
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    format!(
+        "churn: {} of {} scopes in {:.1}s beside 8 hogs, {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
+        n(&done),
+        CHURNERS * CHURN_ITERS,
+        t0.elapsed().as_secs_f64(),
+        n(&retries),
+        n(&stuck),
+        n(&strays)
+    )
+}
+
+// ---------------------------------------------------------------------------
+
+pub fn main(args: &[String]) {
+    let (mut secs, mut only, mut plan) = (8.0, None, false);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--plan" => plan = true,
+            "--secs" => {
+                i += 1;
+                secs = args.get(i).and_then(|v| v.parse().ok()).expect("--secs S");
+            }
+            "--only" => {
+                i += 1;
+                only = Some(args.get(i).expect("--only CASE").clone());
+            }
+            other => panic!("unknown option {other}"),
+        }
+        i += 1;
+    }
+    let chosen: Vec<&Case> =
+        CASES.iter().filter(|c| only.as_deref().is_none_or(|o| c.name == o || c.results.contains(&o))).collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+        eprintln!("usage: fairrs-guest hostile [--plan] [--secs S] [--only CASE]; cases: {}", names.join(" "));
+        std::process::exit(2);
+    }
+    if plan {
+        for c in &chosen {
+            for r in c.results {
+                println!("PLAN {r} {} {}", u8::from(c.uncalibrated.is_none()), c.uncalibrated.unwrap_or("-"));
+            }
+        }
+        return;
+    }
+    let n = crate::nr_cpus();
+    if n < NEED_CPUS {
+        for r in chosen.iter().flat_map(|c| c.results) {
+            result(r, 0.0, 1.0, 1.0, &format!("needs {NEED_CPUS} CPUs, has {n}"));
+        }
+        return;
+    }
+    // Counted before pinning: after it this thread sees only CPU 0.
+    let all: Vec<usize> = (0..n).collect();
+    crate::pin_self(0);
+    for case in chosen {
+        let ctx = Ctx { case, secs: Duration::from_secs_f64(secs), all: all.clone() };
+        // A case that panics has cleaned up (its guards) and prints fewer
+        // results; the rest still run.
+        if catch_unwind(AssertUnwindSafe(|| (case.run)(&ctx))).is_err() {
+            eprintln!("hostile: case {} panicked", case.name);
+        }
+    }
+}
