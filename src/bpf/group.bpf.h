@@ -265,8 +265,10 @@ static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 		}
 		if (before == 0 || before + sign == 0)
 			group_sync_contrib(slot);
-		if (before + sign == 0 && READ_ONCE(g->dead) && group_claim(g))
+		if (before + sign == 0 && READ_ONCE(g->dead) && group_claim(g)) {
 			group_free(slot, g);
+			stat_inc(FAIRRS_STAT_GROUP_LATE_FREE);
+		}
 		slot = parent;
 		g = group_of(slot);
 		if (group_in_root(g))

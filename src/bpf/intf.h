@@ -84,6 +84,7 @@ struct fairrs_tunables {
 	X(BALANCE_SWAP,		"balance_swap",	"periodic balancer moving a heavy task to start a swap of two (balance_swap_min_load())") \
 	X(BALANCE_ACTIVE,	"balance_active", "running task pushed off a busy SMT core to a wholly idle one (balance_push_prev())") \
 	X(GROUP_UNTRACKED,	"group_untracked", "cgroups counted as their parent: nested too deep or no free slot (group.bpf.h)") \
+	X(GROUP_LATE_FREE,	"group_late_free", "cgroups removed while a task was still counted in them: freed as it left (group_exit())") \
 	X(STARVE_RUN,		"starve_run",	"a task that waited in its queue past the starvation guard run first (vtime_serve_starving())") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")

@@ -499,15 +499,21 @@ const CHURN_LIMIT: Duration = Duration::from_secs(30);
 /// CHURNERS threads, each CHURN_ITERS times (CHURN_LIMIT at most): mkdir a
 /// session scope, fork a child that joins it and spins 1-3 ms, reap it,
 /// rmdir the scope at once; the next mkdir takes the slot just freed.
+/// Each churner and its children share one CPU, and a child runs its last
+/// 0.5 ms as SCHED_IDLE (far ahead in vruntime) before it exits: its parent's
+/// wakeup in exit_notify() then preempts it after cgroup_exit(), and it stays
+/// runnable in its scope's group for a while as the parent removes the scope
+/// (the group's slot must not be reused then).
 /// Returns what happened, for the detail.
 fn churn(parent: &Path, all: &[usize]) -> String {
     let next = AtomicUsize::new(1);
     let [done, retries, stuck, strays] = [(); 4].map(|_| AtomicU64::new(0));
     let t0 = Instant::now();
     thread::scope(|s| {
-        for _ in 0..CHURNERS {
-            s.spawn(|| {
-                set_affinity(0, all);
+        for c in 0..CHURNERS {
+            let (next, done, retries, stuck, strays) = (&next, &done, &retries, &stuck, &strays);
+            s.spawn(move || {
+                set_affinity(0, &[all[c % all.len()]]);
                 for _ in 0..CHURN_ITERS {
                     if t0.elapsed() > CHURN_LIMIT {
                         break;
@@ -529,6 +535,10 @@ fn churn(parent: &Path, all: &[usize]) -> String {
                             libc::close(fd);
                             let t = mono_ns();
                             while mono_ns() - t < life_ns {}
+                            let param = libc::sched_param { sched_priority: 0 };
+                            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+                            let t = mono_ns();
+                            while mono_ns() - t < 500_000 {}
                             libc::_exit(0);
                         }
                     }
