@@ -296,10 +296,13 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 
 	if (src < 0)
 		return false;
+	/* Taken atomically: a newer request written meanwhile is served, not lost. */
+	src = __sync_lock_test_and_set(&dctx->pull_src, -1);
+	if (src < 0)
+		return false;
 	urgent = READ_ONCE(dctx->pull_urgent);
 	failed = READ_ONCE(dctx->pull_failed);
 	swap_min = READ_ONCE(dctx->pull_swap_min);
-	dctx->pull_src = -1;
 	sctx = cpu_ctx(src);
 	if (!sctx || src == dst)
 		return false;

@@ -80,6 +80,8 @@ struct task_ctx {
 	s32	group;
 	/* The gen of the cgroup's slot when it was taken (group_ref()). */
 	u32	cgroup_gen;
+	/* How many levels of groups counted it when it became runnable. */
+	u32	group_levels;
 	/* task_weight as added to that group's task load while runnable. */
 	s64	group_load;
 	/* CPU whose queue vruntime is relative to, -1 before first placement. */
@@ -106,7 +108,7 @@ struct task_ctx {
 	bool	rejoined;
 	/* When it last stopped running, for cache hotness. */
 	u64	last_ran_ns;
-	/* When it was last inserted into its CPU's queue (the starvation guard). */
+	/* Since when it waits to run, 0 while it runs or sleeps (the starvation guard). */
 	u64	queued_ns;
 	/* Balancing round that last moved it (0: never), so it is not bounced. */
 	u64	lb_round;

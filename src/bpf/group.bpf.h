@@ -99,6 +99,12 @@ struct {
 #define GROUP_AUTOGROUP_IDLE_NS	(10ULL * 1000 * 1000 * 1000)
 /* nr_runnable of a slot being freed: far below anything a count reaches. */
 #define GROUP_DYING		(-(1LL << 40))
+/*
+ * A freed slot is not taken again for this long, so that whatever was still
+ * in flight on it (a join backing out, a late claim) lands on a free slot,
+ * not on the next cgroup's.
+ */
+#define GROUP_QUARANTINE_NS	(1000ULL * 1000 * 1000)
 
 /*
  * The fields of the kernel's autogroups read here (kernel/sched/autogroup.h),
@@ -210,13 +216,21 @@ __noinline int group_sync_contrib(s32 slot)
 }
 
 /*
- * Claim @g's slot for freeing if nothing counts in it, by swapping its count
- * of runnable tasks from 0 to GROUP_DYING: a task joining at that moment sees
- * it (group_task_account()), and only one caller wins.
+ * Claim @g's slot, of generation @gen, for freeing if nothing counts in it,
+ * by swapping its count of runnable tasks from 0 to GROUP_DYING: a task
+ * joining at that moment sees it (group_task_account()), and only one caller
+ * wins. A caller that read @gen before the slot was freed and taken again
+ * gives the claim back (joiners that saw GROUP_DYING undo their add, so
+ * adding it back is exact).
  */
-static __always_inline bool group_claim(struct fairrs_group *g)
+static __always_inline bool group_claim(struct fairrs_group *g, u32 gen)
 {
-	return __sync_bool_compare_and_swap(&g->nr_runnable, 0, GROUP_DYING);
+	if (!__sync_bool_compare_and_swap(&g->nr_runnable, 0, GROUP_DYING))
+		return false;
+	if (READ_ONCE(g->gen) == gen)
+		return true;
+	__sync_fetch_and_sub(&g->nr_runnable, GROUP_DYING);
+	return false;
 }
 
 /*
@@ -227,6 +241,7 @@ static __always_inline void group_free(s32 slot, struct fairrs_group *g)
 {
 	group_sync_contrib(slot);
 	__sync_fetch_and_add(&g->gen, 1);
+	WRITE_ONCE(g->freed_ns, bpf_ktime_get_ns());
 	WRITE_ONCE(g->cgid, 0);
 }
 
@@ -236,45 +251,52 @@ static __always_inline void group_free(s32 slot, struct fairrs_group *g)
  * runnable tasks; a group whose count leaves or reaches 0 updates what it
  * adds to its parent, and a group whose cgroup is gone (group_exit()) is
  * freed as its last counted task leaves. Joining fails (false) only for a
- * slot being freed; nothing is counted then.
+ * slot being freed; nothing is counted then. A join stops below an ancestor
+ * being freed (an exiting task of removed cgroups), and leaving walks only
+ * the levels the join counted.
  */
 static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 {
 	s32 slot = tctx->group;
 	struct fairrs_group *g = group_of(slot);
-	u32 depth;
+	u32 depth, levels = sign > 0 ? FAIRRS_MAX_GROUP_DEPTH : tctx->group_levels;
 
 	/* The root's load never enters a weight: it is not kept (see group_in_root()). */
 	if (group_in_root(g))
 		return true;
 	if (sign > 0)
 		tctx->group_load = tctx->task_weight;
-	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && g; depth++) {
+	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && depth < levels && g; depth++) {
 		/* Read before @g may be freed below and taken by another cgroup. */
 		s32 parent = READ_ONCE(g->parent);
+		u32 gen = READ_ONCE(g->gen);
 		s64 before = __sync_fetch_and_add(&g->nr_runnable, sign);
 
+		if (before < 0 && sign > 0) {
+			__sync_fetch_and_sub(&g->nr_runnable, sign);
+			break;
+		}
 		if (depth == 0) {
-			if (before < 0) {
-				__sync_fetch_and_sub(&g->nr_runnable, sign);
-				return false;
-			}
 			__sync_fetch_and_add(&g->task_load, sign * tctx->group_load);
 			if (sign > 0)
 				WRITE_ONCE(g->last_runnable_ns, bpf_ktime_get_ns());
 		}
 		if (before == 0 || before + sign == 0)
 			group_sync_contrib(slot);
-		if (before + sign == 0 && READ_ONCE(g->dead) && group_claim(g)) {
+		if (before + sign == 0 && READ_ONCE(g->dead) && group_claim(g, gen)) {
 			group_free(slot, g);
 			stat_inc(FAIRRS_STAT_GROUP_LATE_FREE);
 		}
 		slot = parent;
 		g = group_of(slot);
-		if (group_in_root(g))
+		if (group_in_root(g)) {
+			depth++;
 			break;
+		}
 	}
-	return true;
+	if (sign > 0)
+		tctx->group_levels = depth;
+	return depth > 0;
 }
 
 /* A runnable @tctx's own weight changed (nice, policy): its group's load follows. */
@@ -362,12 +384,19 @@ static __always_inline void group_reset(struct fairrs_group *g, s32 parent, u32 
 /* Take a free slot for cgroup @cgid, or -1 when all are taken. */
 static __always_inline s32 group_alloc(u64 cgid)
 {
+	u64 now = bpf_ktime_get_ns();
 	s32 slot;
 
 	bpf_for(slot, 0, FAIRRS_MAX_GROUPS) {
 		struct fairrs_group *g = group_of(slot);
+		u64 freed;
 
-		if (g && !READ_ONCE(g->cgid) && __sync_bool_compare_and_swap(&g->cgid, 0, cgid))
+		if (!g || READ_ONCE(g->cgid))
+			continue;
+		freed = READ_ONCE(g->freed_ns);
+		if (freed && now - freed < GROUP_QUARANTINE_NS)
+			continue;
+		if (__sync_bool_compare_and_swap(&g->cgid, 0, cgid))
 			return slot;
 	}
 	return -1;
@@ -424,12 +453,15 @@ static __always_inline void group_exit(struct cgroup *cgrp)
 	struct fairrs_group *g;
 	s32 slot;
 
+	u32 gen;
+
 	if (!gs || !(g = group_of(slot = gs->slot)) || g->cgid != cgrp->kn->id)
 		return;
 	gs->slot = -1;
+	gen = READ_ONCE(g->gen);
 	/* Ordered before the claim: the last task out sees one or the other. */
 	__sync_lock_test_and_set(&g->dead, 1);
-	if (group_claim(g))
+	if (group_claim(g, gen))
 		group_free(slot, g);
 }
 
@@ -567,15 +599,17 @@ static __always_inline void group_tend(void)
 	bpf_for(slot, 0, FAIRRS_MAX_GROUPS) {
 		struct fairrs_group *g = group_of(slot);
 		u64 key, id;
+		u32 gen;
 
 		if (!g)
 			break;
+		gen = READ_ONCE(g->gen);
 		key = READ_ONCE(g->cgid);
 		if (!key)
 			continue;
 		if (!autogroup_enabled || !(key & GROUP_AUTOGROUP_KEY) ||
 		    now - READ_ONCE(g->last_runnable_ns) < GROUP_AUTOGROUP_IDLE_NS ||
-		    !group_claim(g)) {
+		    !group_claim(g, gen)) {
 			group_sync_contrib(slot);
 			continue;
 		}

@@ -223,6 +223,8 @@ struct fairrs_group {
 	u64	runtime_ns;
 	/* When one of its own tasks last became runnable (autogroup reaping). */
 	u64	last_runnable_ns;
+	/* When the slot was last freed: not taken again for a while (group_alloc()). */
+	u64	freed_ns;
 };
 
 /*

@@ -197,7 +197,9 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(FAIRRS_STAT_PREEMPT);
 		return;
 	}
-	tctx->queued_ns = scx_bpf_now();
+	/* A re-insert (affinity, nice) keeps the wait it has: the watchdog's does. */
+	if (!tctx->queued_ns)
+		tctx->queued_ns = scx_bpf_now();
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice, tctx->vruntime, enq_flags);
 	balance_kick_for(p, cpu);
 }
@@ -278,6 +280,7 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	tctx->wake_sync = false;
 	/* Dispatched straight to an idle CPU, it never met ops.enqueue's check. */
 	tctx->forked = false;
+	tctx->queued_ns = 0;
 }
 
 /*
@@ -338,6 +341,7 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 	queue_weight_sub(tctx->queue_cpu, tctx->weight);
 	group_task_account(tctx, -1);
 	tctx->on_queue = false;
+	tctx->queued_ns = 0;
 	load_sync_contrib(tctx);
 }
 

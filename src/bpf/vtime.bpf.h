@@ -278,7 +278,8 @@ static __always_inline bool vtime_serve_starving(s32 cpu, struct fairrs_cpu_ctx 
 	bpf_for_each(scx_dsq, p, cpu_dsq(cpu), 0) {
 		struct task_ctx *tctx = task_ctx(p);
 
-		if (!tctx || now - tctx->queued_ns <= starvation_guard_ns)
+		/* Signed: another CPU's clock may be a little ahead of this one's. */
+		if (!tctx || !tctx->queued_ns || (s64)(now - tctx->queued_ns) <= (s64)starvation_guard_ns)
 			continue;
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
 			stat_inc(FAIRRS_STAT_STARVE_RUN);
