@@ -28,7 +28,7 @@ extern "C" {
         has_leftmost: c_int,
         leftmost_vr: u64,
     ) -> c_int;
-    fn fairrs_cfs_min_vruntime(floor: u64, curr_vr: u64, has_leftmost: c_int, leftmost_vr: u64) -> u64;
+    fn fairrs_cfs_min_vruntime(floor: u64, has_curr: c_int, curr_vr: u64, has_leftmost: c_int, leftmost_vr: u64) -> u64;
     fn fairrs_cfs_rebase(v: u64, from: u64, to: u64) -> u64;
     fn fairrs_cfs_lag_limit(floor: u64, load: u64, guard_ns: u64) -> u64;
 }
@@ -68,7 +68,10 @@ fn tick_preempts(ran: u64, ideal: u64, curr: u64, leftmost: Option<u64>) -> bool
     unsafe { fairrs_cfs_tick_preempts(ran, ideal, MIN_GRAN, curr, leftmost.is_some().into(), leftmost.unwrap_or(0)) != 0 }
 }
 fn min_vruntime(floor: u64, curr: u64, leftmost: Option<u64>) -> u64 {
-    unsafe { fairrs_cfs_min_vruntime(floor, curr, leftmost.is_some().into(), leftmost.unwrap_or(0)) }
+    unsafe { fairrs_cfs_min_vruntime(floor, 1, curr, leftmost.is_some().into(), leftmost.unwrap_or(0)) }
+}
+fn min_vruntime_asleep(floor: u64, leftmost: Option<u64>) -> u64 {
+    unsafe { fairrs_cfs_min_vruntime(floor, 0, 0, leftmost.is_some().into(), leftmost.unwrap_or(0)) }
 }
 fn rebase(v: u64, from: u64, to: u64) -> u64 {
     unsafe { fairrs_cfs_rebase(v, from, to) }
@@ -223,6 +226,10 @@ fn cfs_min_vruntime_follows_the_smaller_of_running_and_leftmost() {
     assert_eq!(min_vruntime(100, 150, None), 150, "alone: the running task drags the floor");
     assert_eq!(min_vruntime(100, 90, Some(80)), 100, "never back");
     assert_eq!(min_vruntime(u64::MAX - 5, 10, None), 10, "forward across the wrap");
+    // The task that stopped is going to sleep: only the leftmost counts.
+    assert_eq!(min_vruntime_asleep(100, Some(120)), 120);
+    assert_eq!(min_vruntime_asleep(100, Some(80)), 100, "never back");
+    assert_eq!(min_vruntime_asleep(100, None), 100, "nothing left: the floor stays");
 }
 
 #[test]

@@ -170,15 +170,19 @@ static __always_inline int cfs_tick_preempts(u64 ran, u64 ideal, u64 min_gran, u
 }
 
 /*
- * update_min_vruntime() with a task running at @curr_vr: the @floor moves up
- * to min(running, leftmost waiting), never back.
+ * update_min_vruntime(): the @floor moves up to min(running task at @curr_vr,
+ * leftmost waiting task), never back; a task that is going to sleep no longer
+ * counts as running (@has_curr 0: its dequeue_entity() has cleared on_rq), and
+ * with neither the floor stays.
  */
-static __always_inline u64 cfs_min_vruntime(u64 floor, u64 curr_vr, int has_leftmost,
+static __always_inline u64 cfs_min_vruntime(u64 floor, int has_curr, u64 curr_vr, int has_leftmost,
 					    u64 leftmost_vr)
 {
-	u64 v = curr_vr;
+	u64 v = has_curr ? curr_vr : leftmost_vr;
 
-	if (has_leftmost && cfs_before(leftmost_vr, v))
+	if (!has_curr && !has_leftmost)
+		return floor;
+	if (has_curr && has_leftmost && cfs_before(leftmost_vr, v))
 		v = leftmost_vr;
 	return cfs_max(floor, v);
 }

@@ -16,7 +16,7 @@ int fairrs_cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 curr_vr, u64 gran);
 int fairrs_cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_vr, u64 gran);
 int fairrs_cfs_tick_preempts(u64 ran, u64 ideal, u64 min_gran, u64 curr_vr, int has_leftmost,
 			     u64 leftmost_vr);
-u64 fairrs_cfs_min_vruntime(u64 floor, u64 curr_vr, int has_leftmost, u64 leftmost_vr);
+u64 fairrs_cfs_min_vruntime(u64 floor, int has_curr, u64 curr_vr, int has_leftmost, u64 leftmost_vr);
 u64 fairrs_cfs_rebase(u64 v, u64 from, u64 to);
 u64 fairrs_cfs_lag_limit(u64 floor, u64 load, u64 guard_ns);
 
@@ -48,9 +48,9 @@ int fairrs_cfs_tick_preempts(u64 ran, u64 ideal, u64 min_gran, u64 curr_vr, int 
 {
 	return cfs_tick_preempts(ran, ideal, min_gran, curr_vr, has_leftmost, leftmost_vr);
 }
-u64 fairrs_cfs_min_vruntime(u64 floor, u64 curr_vr, int has_leftmost, u64 leftmost_vr)
+u64 fairrs_cfs_min_vruntime(u64 floor, int has_curr, u64 curr_vr, int has_leftmost, u64 leftmost_vr)
 {
-	return cfs_min_vruntime(floor, curr_vr, has_leftmost, leftmost_vr);
+	return cfs_min_vruntime(floor, has_curr, curr_vr, has_leftmost, leftmost_vr);
 }
 u64 fairrs_cfs_rebase(u64 v, u64 from, u64 to) { return cfs_rebase(v, from, to); }
 u64 fairrs_cfs_lag_limit(u64 floor, u64 load, u64 guard_ns) { return cfs_lag_limit(floor, load, guard_ns); }

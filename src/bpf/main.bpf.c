@@ -271,7 +271,7 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	load_cpu_update(cctx);
 	load_cpuperf_update(cpu, cctx);
 	tctx->exec_charged = p->se.sum_exec_runtime;
-	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
+	vtime_update_min_curr(cpu, cctx, tctx->vruntime, true);
 	vtime_grant_slice(p, tctx, cctx);
 	curr_start(p, tctx, cctx);
 	/* A new task here: active balancing may consider it afresh. */
@@ -302,7 +302,7 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	group_refresh_weight(tctx);
 	load_cpu_update(cctx);
 	load_cpuperf_update(cpu, cctx);
-	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
+	vtime_update_min_curr(cpu, cctx, tctx->vruntime, true);
 	curr_update(tctx, cctx);
 	vtime_check_preempt_tick(p, tctx, cpu, cctx);
 	placement_tick_preempt(p, cpu, cctx);
@@ -325,7 +325,7 @@ void BPF_STRUCT_OPS(fairrs_stopping, struct task_struct *p, bool runnable)
 	load_task_update(tctx);
 	tctx->is_running = false;
 	load_cpu_update(cctx);
-	vtime_update_min_curr(cpu, cctx, tctx->vruntime);
+	vtime_update_min_curr(cpu, cctx, tctx->vruntime, runnable);
 	curr_stop(cctx);
 }
 

@@ -68,13 +68,16 @@ static __always_inline u64 vtime_charge(struct task_struct *p, struct task_ctx *
  * vruntime order and must not lift the floor past the queue), at every
  * tick and when it stops, so a task that keeps the CPU through several
  * slices drags the floor along and a waking sleeper's credit stays bounded
- * by latency / 2 of the present, not of a stale floor.
+ * by latency / 2 of the present, not of a stale floor. A task that stops to
+ * sleep (@on_rq false) no longer counts: the floor moves up to the queue's
+ * head, as dequeue_entity()'s update does.
  */
-static __always_inline void vtime_update_min_curr(s32 cpu, struct fairrs_cpu_ctx *cctx, u64 vruntime)
+static __always_inline void vtime_update_min_curr(s32 cpu, struct fairrs_cpu_ctx *cctx, u64 vruntime,
+						  bool on_rq)
 {
 	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
 
-	cctx->min_vruntime = cfs_min_vruntime(cctx->min_vruntime, vruntime, head != NULL,
+	cctx->min_vruntime = cfs_min_vruntime(cctx->min_vruntime, on_rq, vruntime, head != NULL,
 					      head ? head->scx.dsq_vtime : 0);
 }
 
