@@ -207,9 +207,10 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 /*
  * @cpu needs a task. First it serves a pull the periodic balancer asked of it,
  * or runs a task that waited past the starvation guard, or lets the task just
- * running go if active balancing pushes it to an idle core. Then CFS's pick_next_entity(): the task just running keeps the CPU if it is
- * still runnable and no queued task is further behind it; otherwise the head
- * of this CPU's queue runs; an empty queue pulls from the nearest busy queue.
+ * running go if active balancing pushes it to an idle core. Then CFS's
+ * pick_next_entity(): the task just running keeps the CPU if it is still
+ * runnable and no queued task is further behind it; otherwise the head of
+ * this CPU's queue runs; an empty queue pulls from the nearest busy queue.
  * A task that yielded gives way to a queued task within wakeup_granularity.
  */
 void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
@@ -252,8 +253,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 /*
  * @p starts running on @cpu. It may come from another CPU's queue (idle pull,
  * counted there), so rehome it first. The queue's floor moves up to the
- * lesser of it and the leftmost waiting task; its slice is sized from the queue as it is
- * now, and wakeup preemption now compares against it.
+ * lesser of it and the leftmost waiting task; its slice is sized from the
+ * queue as it is now, and wakeup preemption now compares against it.
  */
 void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 {
