@@ -16,14 +16,7 @@
 SECS=${GROUPS_SECS:-5}
 dmesg -C
 
-# cgroup v2 with the cpu controller.
-[ -f /sys/fs/cgroup/cgroup.controllers ] || mount -t cgroup2 none /sys/fs/cgroup
-mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
-mode=/sys/kernel/debug/sched/cgroup_mode
-if [ -f "$mode" ]; then
-    echo smp > "$mode"
-    echo "== kernel group mode: $(cat "$mode")"
-fi
+cgroups_classic
 
 # The kernel's autogroups (CONFIG_SCHED_AUTOGROUP) are on unless booted off.
 echo 1 > /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null

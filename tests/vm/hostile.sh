@@ -9,15 +9,7 @@
 SECS=${HOSTILE_SECS:-8}
 dmesg -C
 
-# cgroup v2 with the cpu controller, and the classic group mode on 7.x
-# kernels (see groups.sh).
-[ -f /sys/fs/cgroup/cgroup.controllers ] || mount -t cgroup2 none /sys/fs/cgroup
-mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
-mode=/sys/kernel/debug/sched/cgroup_mode
-if [ -f "$mode" ]; then
-    echo smp > "$mode"
-    echo "== kernel group mode: $(cat "$mode")"
-fi
+cgroups_classic
 
 # One line per result: "PLAN <result> <calibrated 1|0> <why not, or ->".
 plan=$($BENCH hostile --plan | grep '^PLAN ')

@@ -74,6 +74,19 @@ check_kernel_log() {
     check "$1" "${trouble:-clean}" [ -z "$trouble" ]
 }
 
+# cgroups_classic: cgroup v2 with the cpu controller, and on kernels from 7.3
+# the classic group mode ("smp"; their default grows a group's weight with its
+# task count), so the kernel's figures follow CFS's documented shares.
+cgroups_classic() {
+    local mode=/sys/kernel/debug/sched/cgroup_mode
+    [ -f /sys/fs/cgroup/cgroup.controllers ] || mount -t cgroup2 none /sys/fs/cgroup
+    mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+    if [ -f "$mode" ]; then
+        echo smp > "$mode"
+        echo "== kernel group mode: $(cat "$mode")"
+    fi
+}
+
 sx_state() { cat "$SCX/state" 2>/dev/null || echo missing; }
 sx_ops() { cat "$SCX/root/ops" 2>/dev/null || echo none; }
 sx_enable_seq() { cat "$SCX/enable_seq" 2>/dev/null || echo -1; }

@@ -361,19 +361,29 @@ fn pinned_neighbours(ctx: &Ctx) {
     }
     thread::sleep(Duration::from_secs(2));
     let all: Vec<i32> = movable.iter().chain(&pinned).copied().collect();
-    let (t, wall) = measure(&all, ctx.secs);
+    let (shares, wall) = shares_of(&all, ctx.secs);
     p.stop();
-    let shares: Vec<f64> = t.iter().map(|&ns| ns as f64 / 1e9 / wall).collect();
+    emit_min_share(ctx, &shares[..5], wall, &format!("CPUs 1-3); pinned to CPU 0 [{}]", shares_s(&shares[5..])));
+}
+
+/// CPU share of each of `pids` over `secs`, and the wall time it took, s.
+fn shares_of(pids: &[i32], secs: Duration) -> (Vec<f64>, f64) {
+    let (t, wall) = measure(pids, secs);
+    (t.iter().map(|&ns| ns as f64 / 1e9 / wall).collect(), wall)
+}
+
+/// The lowest of the 5 movable hogs' shares against their ideal, 3 CPUs
+/// among 5 (`where_` completes the detail: the CPUs, then the others' figures).
+fn emit_min_share(ctx: &Ctx, movable: &[f64], wall: f64, where_: &str) {
     let ideal = 3.0 / 5.0;
     ctx.emit(
         0,
-        lowest(&shares[..5]) / ideal,
+        lowest(movable) / ideal,
         0.75,
         1.35,
         &format!(
-            "lowest share of 5 movable hogs over {wall:.1}s / ideal {ideal:.2} (CPUs 1-3); movable [{}], pinned to CPU 0 [{}]",
-            shares_s(&shares[..5]),
-            shares_s(&shares[5..])
+            "lowest share of 5 movable hogs over {wall:.1}s / ideal {ideal:.2} (movable [{}]; {where_}",
+            shares_s(movable)
         ),
     );
 }
@@ -394,21 +404,13 @@ fn rt_poller(ctx: &Ctx) {
     thread::sleep(Duration::from_secs(2));
     let mut all = movable.clone();
     all.extend([behind, poller]);
-    let (t, wall) = measure(&all, ctx.secs);
+    let (shares, wall) = shares_of(&all, ctx.secs);
     p.stop();
-    let shares: Vec<f64> = t.iter().map(|&ns| ns as f64 / 1e9 / wall).collect();
-    let ideal = 3.0 / 5.0;
-    ctx.emit(
-        0,
-        lowest(&shares[..5]) / ideal,
-        0.75,
-        1.35,
-        &format!(
-            "lowest share of 5 movable hogs over {wall:.1}s / ideal {ideal:.2} (CPUs 0,2,3); movable [{}], pinned behind the poller {:.3}, FIFO poller {:.2}",
-            shares_s(&shares[..5]),
-            shares[5],
-            shares[6]
-        ),
+    emit_min_share(
+        ctx,
+        &shares[..5],
+        wall,
+        &format!("CPUs 0,2,3); pinned behind the poller {:.3}, FIFO poller {:.2}", shares[5], shares[6]),
     );
 }
 
