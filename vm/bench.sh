@@ -32,7 +32,6 @@ case "$rounds" in ''|*[!0-9]*|0) echo "vm/bench.sh: --rounds $rounds: expected 1
 
 bash vm/setup.sh "$series" >/dev/null
 . vm/env.sh
-CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
 
 echo "== build"
 cargo build --release --locked --workspace

@@ -26,7 +26,6 @@ case "$workers" in ''|*[!0-9]*|0) echo "vm/profile.sh: --workers $workers: expec
 bash vm/setup.sh "$series" >/dev/null
 . vm/env.sh
 cargo build --release --locked --workspace
-CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
 profile_peers=""
 if [ "$peers" = 1 ]; then
     # The peers vm/bench.sh builds and caches (run it once first).

@@ -22,7 +22,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
+. "$(dirname "$0")/env.sh"
 cpus=4 memory=2G out="" extra=() series=7 topology="" console=0
 while [ $# -gt 0 ]; do
     case "$1" in

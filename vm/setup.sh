@@ -27,7 +27,7 @@ set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
+. "$(dirname "$0")/env.sh"
 mkdir -p "$CACHE_DIR"
 
 SUDO=""
