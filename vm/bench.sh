@@ -16,6 +16,7 @@
 # and goes to docs/benchmarks.png with --update-docs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. vm/lib.sh
 
 rounds=3 series=7 peers=1 update_docs=0
 while [ $# -gt 0 ]; do
@@ -27,8 +28,7 @@ while [ $# -gt 0 ]; do
         *) echo "vm/bench.sh: unknown option $1 (--rounds N, --kernel SERIES, --no-peers, --update-docs)" >&2; exit 2 ;;
     esac
 done
-case "$rounds" in ''|*[!0-9]*|0) echo "vm/bench.sh: --rounds $rounds: expected 1..20" >&2; exit 2 ;; esac
-[ "$rounds" -le 20 ] || { echo "vm/bench.sh: --rounds $rounds: expected 1..20" >&2; exit 2; }
+count_option vm/bench.sh --rounds "$rounds" 20
 
 bash vm/setup.sh "$series" >/dev/null
 . vm/env.sh
@@ -36,29 +36,17 @@ bash vm/setup.sh "$series" >/dev/null
 echo "== build"
 cargo build --release --locked --workspace
 
-PEERS=(scx_bpfland@1.1.4 scx_flash@1.1.4)
 bench_peers=""
 if [ "$peers" = 1 ]; then
-    for spec in "${PEERS[@]}"; do
-        name=${spec%@*} ver=${spec#*@}
-        dir="$CACHE_DIR/peers/$name-$ver"
-        if [ ! -x "$dir/bin/$name" ]; then
-            echo "== building peer $name $ver (once; cached in $dir)"
-            mkdir -p "$dir"
-            if ! cargo install --quiet --locked --root "$dir" --version "$ver" "$name" > "$dir/build.log" 2>&1; then
-                echo "peer $name $ver failed to build, skipped: $(tail -n 1 "$dir/build.log") (log: $dir/build.log)"
-                continue
-            fi
-        fi
-        bench_peers="$bench_peers ${name#scx_}=$dir/bin/$name"
-    done
+    build_peers
+    bench_peers=$PEER_SPECS
 fi
 
 # scx_fairrs with CFS's wakeup preemption exactly (no protection of a fresh
 # slice): what it costs on messaging workloads (docs/DESIGN.md).
-bench_peers="fairrs_strict=target/release/scx_fairrs:--wakeup-protect-us:0$bench_peers"
+bench_peers="$(peer_spec fairrs_strict target/release/scx_fairrs --wakeup-protect-us 0)$bench_peers"
 # scx_fairrs without cgroup weights: the cost of groups on the cgroup row.
-bench_peers="fairrs_nocg=target/release/scx_fairrs:--no-cgroup $bench_peers"
+bench_peers="$(peer_spec fairrs_nocg target/release/scx_fairrs --no-cgroup) $bench_peers"
 out=$(mktemp -d /tmp/fairrs-bench.XXXXXX)
 echo "== benchmark: kernel series $series, $rounds rounds, schedulers: kernel fairrs${bench_peers:+ ($bench_peers )}"
 vm/run.sh --kernel "$series" --cpus 4 --out "$out" \

@@ -15,5 +15,5 @@ bash vm/setup.sh >/dev/null
 cargo build --release --locked --workspace
 
 out=$(mktemp -d /tmp/fairrs-demo.XXXXXX)
-vm/run.sh --out "$out" -- "sh tests/vm/demo-guest.sh $secs"
+vm/run.sh --out "$out" -- "sh tests/vm/demo.sh $secs"
 echo "(outputs kept in $out)"

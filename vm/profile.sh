@@ -10,6 +10,7 @@
 #   vm/profile.sh [--workers N] [--kernel SERIES] [--peers]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. vm/lib.sh
 
 workers=2 series=7 peers=0
 while [ $# -gt 0 ]; do
@@ -20,8 +21,7 @@ while [ $# -gt 0 ]; do
         *) echo "vm/profile.sh: unknown option $1 (--workers N, --kernel SERIES, --peers)" >&2; exit 2 ;;
     esac
 done
-case "$workers" in ''|*[!0-9]*|0) echo "vm/profile.sh: --workers $workers: expected 1..64" >&2; exit 2 ;; esac
-[ "$workers" -le 64 ] || { echo "vm/profile.sh: --workers $workers: expected 1..64" >&2; exit 2; }
+count_option vm/profile.sh --workers "$workers" 64
 
 bash vm/setup.sh "$series" >/dev/null
 . vm/env.sh
@@ -29,9 +29,8 @@ cargo build --release --locked --workspace
 profile_peers=""
 if [ "$peers" = 1 ]; then
     # The peers vm/bench.sh builds and caches (run it once first).
-    for bin in "$CACHE_DIR"/peers/*/bin/scx_*; do
-        [ -x "$bin" ] && profile_peers="$profile_peers $(basename "$bin" | sed 's/^scx_//')=$bin"
-    done
+    cached_peers
+    profile_peers=$PEER_SPECS
     [ -n "$profile_peers" ] || echo "vm/profile.sh: no cached peers; vm/bench.sh builds them" >&2
 fi
 out=$(mktemp -d /tmp/fairrs-profile.XXXXXX)

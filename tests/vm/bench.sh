@@ -77,25 +77,20 @@ workloads() {
 }
 
 # BPF time the scheduler's programs have run, ns (kernel.bpf_stats_enabled).
-bpf_run_ns() {
-    cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '/^run_time_ns:/ { s += $2 } END { printf "%d\n", s }'
-}
+bpf_run_ns() { bpf_prog_stats "$1" | awk '{ s += $3 } END { printf "%d\n", s }'; }
 ctxt() { awk '/^ctxt/ { print $2 }' /proc/stat; }
 
-# run_under NAME [BINARY]: one round of the workloads under one scheduler.
+# run_under SPEC: one round of the workloads under one scheduler: "kernel",
+# or a scheduler to start ("name=/path/to/binary[:arg...]", start_scheduler).
 run_under() {
-    local name=$1 bin=${2:-} pid="" seq="" b0 c0 t0
-    if [ -n "$bin" ]; then
-        # shellcheck disable=SC2046
-        $(echo "$bin" | tr ':' ' ') > "$OUT/bench-$name-$round.log" 2>&1 &
-        pid=$!
-        if ! wait_state enabled 120 $pid; then
+    local spec=$1 name=${1%%=*} pid="" seq="" b0 c0 t0
+    if [ "$name" != kernel ]; then
+        if ! start_scheduler "$spec" "$OUT/bench-$name-$round.log" 120; then
             echo "EJECTED $name $round did not attach: $(tail -n 3 "$OUT/bench-$name-$round.log" | tr '\n' ' ')" \
                 | tee -a "$RECORDS"
-            kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null
-            wait_state disabled 30
             return
         fi
+        pid=$SCHED_PID
         seq=$(sx_enable_seq)
     fi
     echo "== round $round: $name ($(sx_ops))"
@@ -128,7 +123,7 @@ while [ "$round" -le "$ROUNDS" ]; do
     i=1
     while [ "$i" -lt "$round" ]; do first=$1; shift; set -- "$@" "$first"; i=$((i + 1)); done
     for s in "$@"; do
-        run_under "${s%%=*}" "$(echo "$s" | sed -n 's/^[^=]*=//p')"
+        run_under "$s"
     done
     round=$((round + 1))
 done

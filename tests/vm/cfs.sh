@@ -5,12 +5,14 @@
 # Every other suite calibrates its bounds against the kernel's scheduler in
 # the same boot, but today's kernels run EEVDF, which dropped some of CFS's
 # rules (START_DEBIT, the yield skip buddy): the fairness suite cannot
-# calibrate those cases there (its UNCALIBRATED list). Here CFS runs the whole
+# calibrate those cases there (their rows in tests/guest/src/fairness.rs say
+# why). Here CFS runs the whole
 # fairness workload with scx_fairrs's default tunables (taken from its --help)
 # and must meet the very bounds scx_fairrs is held to. If it does not, the
 # bound is wrong, not scx_fairrs.
 . tests/vm/lib.sh
-expect_checks 13  # CFS present, tunables set, 10 cases, the case count
+read_plan cfs $BENCH fairness --plan
+expect_checks $((EXPECTED + 3))  # CFS present, tunables set, each result, the case count
 SECS=${FAIRNESS_SECS:-10}
 SCHED=/sys/kernel/debug/sched
 mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
@@ -35,4 +37,4 @@ check cfs_tunables_as_scx_fairrs "latency ${latency:-?} us, min_granularity ${mi
 
 echo "== fairness under CFS ($(uname -r))"
 $BENCH fairness --secs "$SECS" | sed 's/^RESULT /RESULT cfs_/' | tee "$OUT/cfs.txt"
-SUBJECT=CFS record_results cfs 10 "$OUT/cfs.txt"
+SUBJECT=CFS record_results cfs "$EXPECTED" "$OUT/cfs.txt"

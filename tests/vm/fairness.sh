@@ -6,22 +6,20 @@
 # preemption A/B: the sleeper's wakeup latency with the default
 # wakeup_granularity, and with one so large that nothing preempts.
 . tests/vm/lib.sh
-expect_checks 25  # 10 cases, 8 calibrations (not the two below), 7 more
 SECS=${FAIRNESS_SECS:-10}
 dmesg -C
 
-# Two cases follow rules of CFS that the kernel here, EEVDF, no longer has, so
-# its figures are shown beside ours but not held to our bounds; the cfs suite
-# holds CFS itself (Debian 12's 6.1 kernel) to them instead.
-# - yield: CFS's skip buddy lets a yielder far behind run on; EEVDF's
-#   yield_task_fair() forfeits the rest of its virtual slice (7.x sets its
-#   vruntime to its deadline), so a sched_yield() loop beside a hog gets about
-#   0.01 instead of half.
-# - fork storm: CFS places a new task a virtual slice after min_vruntime
-#   (START_DEBIT); EEVDF places it with zero lag, which gives the hog about
-#   0.49 where CFS gives 0.55.
-UNCALIBRATED="yield_loop_share fork_storm_hog_share"
-side_by_side fairness 10 $BENCH fairness --secs "$SECS"
+# The cases and their results are the guest's table
+# (tests/guest/src/fairness.rs). Two follow rules of CFS that the kernel
+# here, EEVDF, no longer has (yield, the fork storm): their rows say why, and
+# their figures are shown beside ours but not held to our bounds; the cfs
+# suite holds CFS itself (Debian 12's 6.1 kernel) to them instead.
+read_plan fairness $BENCH fairness --plan
+# Each result and its calibration (the calibrated ones), the attach and exit
+# checks, the case count; the A/B's two daemon exits and its verdict, and the
+# kernel log.
+expect_checks $((EXPECTED + CALIBRATED + 7))
+side_by_side fairness "$EXPECTED" $BENCH fairness --secs "$SECS"
 
 # Wakeup preemption A/B: the sleeper's wakeup latency with wakeup
 # preemption and without (a wakeup_granularity of 1 s). Both runs use 24 ms

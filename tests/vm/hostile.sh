@@ -11,19 +11,13 @@ dmesg -C
 
 cgroups_classic
 
-# One line per result: "PLAN <result> <calibrated 1|0> <why not, or ->".
-plan=$($BENCH hostile --plan | grep '^PLAN ')
-echo "$plan"
-expected=$(printf '%s\n' "$plan" | grep -c '^PLAN ')
-UNCALIBRATED=$(printf '%s\n' "$plan" | awk '$3 == 0 { printf "%s ", $2 }')
-uncalibrated=$(printf '%s\n' "$plan" | awk '$3 == 0' | grep -c .)
-# Each result and its calibration (not the uncalibrated), the attach and exit
+read_plan hostile $BENCH hostile --plan
+# Each result and its calibration (the calibrated ones), the attach and exit
 # checks, the case count, stress-ng, the stop and the kernel log.
-expect_checks $((2 * expected - uncalibrated + 6))
-[ "$expected" -gt 0 ] || fail hostile_plan "fairrs-guest hostile --plan listed no results"
+expect_checks $((EXPECTED + CALIBRATED + 6))
 
 cases() { $BENCH hostile --secs "$SECS"; }
-side_by_side hostile "$expected" cases
+side_by_side hostile "$EXPECTED" cases
 
 # The scx project's smoke (its CI's stress-ng line); Debian 12's 0.15 has
 # every flag. scx_fairrs must stay attached throughout.

@@ -34,6 +34,25 @@ within_present() { [ -n "$1" ] && within "$@"; }  # the same, and VALUE is not m
 # that dies mid-suite cannot pass on the checks it wrote before.
 expect_checks() { echo "$1" > "$OUT/expected-checks"; }
 
+# read_plan NAME COMMAND [ARG...]: the plan of a measuring suite, from the
+# guest's case table (`fairrs-guest SUITE --plan`, tests/guest/src/cases.rs),
+# which COMMAND prints: one line per result the suite will report,
+# "PLAN <result> <calibrated 1|0> <why not, or ->". Shows it and sets
+# EXPECTED (how many results), CALIBRATED (how many of them the kernel's
+# scheduler is held to as well) and UNCALIBRATED (the others' names, for
+# record_results; their rows say why), from which the suite counts its
+# checks. A plan with no result is a failure of its own ("NAME_plan").
+read_plan() {
+    local name=$1 plan
+    shift
+    plan=$("$@" | grep '^PLAN ')
+    printf '%s\n' "$plan"
+    EXPECTED=$(printf '%s\n' "$plan" | grep -c '^PLAN ')
+    CALIBRATED=$(printf '%s\n' "$plan" | awk '$3 == 1' | grep -c .)
+    UNCALIBRATED=$(printf '%s\n' "$plan" | awk '$3 == 0 { printf "%s ", $2 }')
+    [ "$EXPECTED" -gt 0 ] || fail "${name}_plan" "$* listed no results"
+}
+
 # record_results SUITE EXPECTED FILE [KERNEL_FILE]: one check per
 # "RESULT <case> <value> <lo> <hi> <detail>" line of FILE (written by
 # fairrs-guest), the value within its bounds, with the kernel's figure for the
@@ -46,8 +65,9 @@ expect_checks() { echo "$1" > "$OUT/expected-checks"; }
 # so its figure must meet the same bounds ("<case>_kernel_calibration"). If
 # it does not, the bound or the VM is wrong, not only scx_fairrs. A missing
 # kernel figure fails that check too. Cases listed in $UNCALIBRATED are the
-# exception: rules where today's kernel deliberately differs from CFS (the
-# suite says why); their kernel figure is shown, not checked.
+# exception: rules where today's kernel deliberately differs from CFS
+# (read_plan sets the list from the guest's case table, whose rows say
+# why); their kernel figure is shown, not checked.
 record_results() {
     local suite=$1 expected=$2 file=$3 kfile=${4:-} n kernel kvalue
     grep '^RESULT' "$file" > "$OUT/$suite-results.tmp"
@@ -85,6 +105,35 @@ cgroups_classic() {
         echo smp > "$mode"
         echo "== kernel group mode: $(cat "$mode")"
     fi
+}
+
+# A scheduler to run, as vm/lib.sh's peer_spec writes it:
+# "name=/path/to/binary[:arg:arg...]" (':' separates the arguments).
+spec_command() { echo "${1#*=}" | tr ':' ' '; }
+
+# start_scheduler SPEC LOG SECONDS: start the scheduler SPEC names, its
+# output to LOG, and wait at most SECONDS for sched_ext to report it enabled;
+# its pid goes to $SCHED_PID. One that does not attach by then is stopped
+# (SIGINT), sched_ext is given 30 s to read disabled again, and the status
+# is 1 (LOG says why).
+start_scheduler() {
+    # shellcheck disable=SC2046
+    $(spec_command "$1") > "$2" 2>&1 &
+    SCHED_PID=$!
+    wait_state enabled "$3" $SCHED_PID && return 0
+    kill -INT $SCHED_PID 2>/dev/null; wait $SCHED_PID 2>/dev/null
+    wait_state disabled 30
+    return 1
+}
+
+# bpf_prog_stats PID: "tag run_cnt run_time_ns" for each BPF program the
+# process holds, from its fds' fdinfo (the run figures count while
+# kernel.bpf_stats_enabled is set).
+bpf_prog_stats() {
+    for f in /proc/"$1"/fdinfo/*; do
+        awk '/^prog_tag:/ { t = $2 } /^run_cnt:/ { c = $2 } /^run_time_ns:/ { r = $2 }
+             END { if (t != "" && c != "" && r != "") print t, c, r }' "$f" 2>/dev/null
+    done
 }
 
 sx_state() { cat "$SCX/state" 2>/dev/null || echo missing; }

@@ -23,12 +23,7 @@ sysctl -qw kernel.bpf_stats_enabled=1
 echo 16384 > $T/buffer_size_kb
 
 # "tag run_cnt run_time_ns" for each BPF program the process holds.
-prog_stats() {
-    for f in /proc/"$1"/fdinfo/*; do
-        awk '/^prog_tag:/ { t = $2 } /^run_cnt:/ { c = $2 } /^run_time_ns:/ { r = $2 }
-             END { if (t != "" && c != "" && r != "") print t, c, r }' "$f" 2>/dev/null
-    done | sort -u
-}
+prog_stats() { bpf_prog_stats "$1" | sort -u; }
 
 callbacks() {  # callbacks PID: run the workload, print each program's cost
     prog_stats "$1" > /tmp/profile.s0
@@ -79,14 +74,11 @@ for spec in kernel "fairrs=$FAIRRS" ${PROFILE_PEERS:-}; do
         wakeups
         continue
     fi
-    # shellcheck disable=SC2046
-    $(echo "${spec#*=}" | tr ':' ' ') > "$OUT/profile-$name.log" 2>&1 &
-    pid=$!
-    if ! wait_state enabled 20 $pid; then
+    if ! start_scheduler "$spec" "$OUT/profile-$name.log" 20; then
         echo "  $name did not attach: $(tail -n 2 "$OUT/profile-$name.log" | tr '\n' ' ')"
-        kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; wait_state disabled 20
         continue
     fi
+    pid=$SCHED_PID
     callbacks $pid
     wakeups
     kill -INT $pid; wait $pid

@@ -23,7 +23,9 @@
 //! The workloads print `BENCH <metric> <value>`; the script prefixes the
 //! scheduler and round.
 
-use crate::{all_cpus, nr_cpus, thread_cpu_ns};
+use crate::balance::{nice_mix_measure, MixStart};
+use crate::hogs::{self, Threads};
+use crate::sys::nr_cpus;
 use std::collections::BTreeMap;
 use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -151,18 +153,7 @@ fn latency(workers: usize, secs: Duration, work: Duration, tag: &str) {
 /// deadlines, beside one unpinned hog per CPU: how late each wakeup ran.
 fn timer(secs: Duration) {
     let n = nr_cpus();
-    let stop = Arc::new(AtomicBool::new(false));
-    let hogs: Vec<_> = (0..n)
-        .map(|_| {
-            let stop = stop.clone();
-            thread::spawn(move || {
-                let mut x = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-                }
-            })
-        })
-        .collect();
+    let hogs = Threads::start(&vec![hogs::anywhere(); n]);
     thread::sleep(Duration::from_millis(500));
     let sleepers: Vec<_> = (0..n)
         .map(|_| {
@@ -196,56 +187,11 @@ fn timer(secs: Duration) {
         })
         .collect();
     let mut late: Vec<u64> = sleepers.into_iter().flat_map(|h| h.join().unwrap()).collect();
-    stop.store(true, Ordering::Relaxed);
-    for h in hogs {
-        h.join().unwrap();
-    }
+    hogs.stop();
     late.sort_unstable();
     let avg = late.iter().sum::<u64>() as f64 / late.len().max(1) as f64;
     emit("timer_avg_us", avg / 1e3);
     emit("timer_p99_us", percentile(&late, 0.99) / 1e3);
-}
-
-/// Where the nice-mix hogs start, before they are let free: CPUs for the 4
-/// nice-0 hogs, then for the 4 nice-5 ones (taken modulo the CPU count).
-pub enum MixStart {
-    /// The worst placement: two nice-0 hogs to a CPU on the first half of
-    /// the CPUs, two nice-5 ones to a CPU on the second half. No single move
-    /// within half the gap helps: the balancer must relax its bound.
-    Worst,
-    /// One CPU with a nice-0 hog, one with nice-0 and nice-5, one with two
-    /// nice-0 and one with three nice-5 (1024, 1359, 2048, 1005 on 4 CPUs): no
-    /// single move narrows a gap by a real margin, only a swap of a nice-0
-    /// and a nice-5 hog gets out.
-    Stuck,
-}
-
-/// 4 nice-0 and 4 nice-5 hogs started as `start` says, then free to run
-/// anywhere; after 3 s to settle, the nice-0 group's share of their CPU time
-/// and max/min among the nice-0 hogs, with the per-hog CPU seconds.
-pub fn nice_mix_measure(secs: Duration, start: MixStart) -> (f64, f64, Vec<f64>) {
-    let n = nr_cpus();
-    let cpus: [usize; 8] = match start {
-        MixStart::Worst => [0, 0, 1, 1, n / 2, n / 2, n / 2 + 1, n / 2 + 1],
-        MixStart::Stuck => [0, 1, 2, 2, 1, 3, 3, 3],
-    };
-    let specs: Vec<(Vec<usize>, i32)> =
-        cpus.iter().enumerate().map(|(i, &c)| (vec![c % n], if i < 4 { 0 } else { 5 })).collect();
-    let hogs = crate::Hogs::start_each(&specs);
-    thread::sleep(Duration::from_millis(500));
-    for &t in &hogs.tids {
-        crate::set_affinity(t, &all_cpus());
-    }
-    thread::sleep(Duration::from_secs(3));
-    let before: Vec<u64> = hogs.tids.iter().map(|&t| thread_cpu_ns(t)).collect();
-    thread::sleep(secs);
-    let got: Vec<f64> =
-        hogs.tids.iter().zip(&before).map(|(&t, b)| thread_cpu_ns(t).saturating_sub(*b) as f64).collect();
-    hogs.stop();
-    let nice0 = &got[..4];
-    let share = nice0.iter().sum::<f64>() / got.iter().sum::<f64>().max(1.0);
-    let (max, min) = nice0.iter().fold((0.0f64, f64::MAX), |(a, b), &v| (a.max(v), b.min(v)));
-    (share, max / min.max(1.0), got.iter().map(|v| v / 1e9).collect())
 }
 
 fn nice_mix(secs: Duration) {

@@ -4,55 +4,38 @@
 //! real-time neighbours in the way of balancing, a task with almost no
 //! weight beside heavy ones, cgroups created and removed at a high rate).
 //!
-//! CASES is the whole suite: each row names a case, the RESULT lines it
-//! prints and, when the kernel's own scheduler cannot calibrate it, why.
-//! `--plan` prints that table, one `PLAN <result> <calibrated 1|0> <why not
-//! or ->` line per result; tests/vm/hostile.sh derives its counts from it.
+//! CASES is the whole suite (cases.rs: each row names a case, the RESULT
+//! lines it prints and, when the kernel's own scheduler cannot calibrate it,
+//! why); tests/vm/hostile.sh derives its counts from its `--plan`.
 //!
 //! Every task is a forked process that only spins (or times its own gaps),
 //! so a SIGKILL stops it whatever its class; it dies with this program's
-//! main thread too (PR_SET_PDEATHSIG). The measuring thread stays on CPU 0.
+//! main thread too (PR_SET_PDEATHSIG; hogs::Procs). The measuring thread
+//! stays on CPU 0.
 
 use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{result, set_affinity, set_policy};
+use crate::cases::{self, case, Case, OnPanic};
+use crate::hogs::{on, Class, Procs};
+use crate::sys::{measure, mono_ns, nr_cpus, pin_self, rmdir, schedstat, set_affinity, Cgroup, CGROOT};
 
-struct Case {
-    /// What `--only` selects (a result's name selects its case too).
-    name: &'static str,
-    /// The RESULT lines it prints, in order.
-    results: &'static [&'static str],
-    /// None: the kernel's figure must meet the same bounds; else why not.
-    uncalibrated: Option<&'static str>,
-    run: fn(&Ctx),
-}
-
-const CASES: &[Case] = &[
-    Case { name: "pinned_neighbours", results: &["pinned_neighbours_min_share"], uncalibrated: None, run: pinned_neighbours },
-    Case { name: "rt_poller", results: &["rt_poller_min_share"], uncalibrated: None, run: rt_poller },
-    Case {
-        name: "idle_beside_nice_m20",
-        results: &["idle_beside_nice_m20_max_wait_s", "idle_beside_nice_m20_ran_ms"],
-        uncalibrated: Some(
+const CASES: &[Case<Hostile>] = &[
+    case("pinned_neighbours", &["pinned_neighbours_min_share"], pinned_neighbours),
+    case("rt_poller", &["rt_poller_min_share"], rt_poller),
+    case("idle_beside_nice_m20", &["idle_beside_nice_m20_max_wait_s", "idle_beside_nice_m20_ran_ms"], idle_beside_nice_m20)
+        .uncalibrated(
             "CFS and EEVDF let a SCHED_IDLE task wait ~100 s behind five nice -20 hogs (weights 3 vs 443805); they have no watchdog",
         ),
-        run: idle_beside_nice_m20,
-    },
-    Case {
-        name: "weight_1_vs_10000",
-        results: &["weight_1_vs_10000_max_wait_s"],
-        uncalibrated: Some("the kernel's scheduler lets a cpu.weight 1 task wait ~8 s or more behind 10000; it has no watchdog"),
-        run: weight_1_vs_10000,
-    },
-    Case { name: "unit_churn", results: &["unit_churn_share", "unit_churn_share_survivor"], uncalibrated: None, run: unit_churn },
-    Case { name: "slice_cap", results: &["slice_cap_run_ms"], uncalibrated: None, run: slice_cap },
+    case("weight_1_vs_10000", &["weight_1_vs_10000_max_wait_s"], weight_1_vs_10000)
+        .uncalibrated("the kernel's scheduler lets a cpu.weight 1 task wait ~8 s or more behind 10000; it has no watchdog"),
+    case("unit_churn", &["unit_churn_share", "unit_churn_share_survivor"], unit_churn),
+    case("slice_cap", &["slice_cap_run_ms"], slice_cap),
 ];
 
 /// The CPUs the cases are laid out on (0-3).
@@ -62,131 +45,20 @@ const NEED_CPUS: usize = 4;
 /// scheduler promises, short of sched_ext's 30 s watchdog.
 const WAIT_WINDOW: Duration = Duration::from_secs(20);
 
-const CGROOT: &str = "/sys/fs/cgroup";
 const TOP: &str = "fairrs-hostile";
 
-struct Ctx<'a> {
-    case: &'a Case,
+/// What every case gets.
+pub struct Hostile {
     /// The measuring window of the share cases.
     secs: Duration,
+    /// The machine's CPUs (counted before the measuring thread pins itself).
     all: Vec<usize>,
 }
 
-impl Ctx<'_> {
-    /// Print the case's `i`th RESULT line.
-    fn emit(&self, i: usize, value: f64, lo: f64, hi: f64, detail: &str) {
-        result(self.case.results[i], value, lo, hi, detail);
-    }
-}
+type Ctx<'a> = cases::Run<'a, Hostile>;
 
 // ---------------------------------------------------------------------------
 // Processes, cgroups, gap timing.
-
-#[derive(Clone, Copy)]
-enum Class {
-    Nice(i32),
-    Idle,
-    Fifo,
-}
-
-/// A case's processes: all SIGKILLed, then all reaped, when dropped (a
-/// starved one can only die once the others stop taking its CPU).
-#[derive(Default)]
-struct Procs {
-    pids: Vec<i32>,
-}
-
-impl Procs {
-    /// The one spawner: fork a process that spins (timing its gaps into
-    /// `gaps` if given), allowed on `cpus`, in `cg`, with `class`.
-    fn spawn(&mut self, cpus: &[usize], class: Class, cg: Option<&Cgroup>, gaps: Option<&Gaps>) -> i32 {
-        let parent = unsafe { libc::getpid() };
-        // SAFETY: the child makes plain syscalls and spins; it takes no lock
-        // another thread may have held at fork().
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
-        if pid == 0 {
-            unsafe {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-                if libc::getppid() != parent {
-                    libc::_exit(0);
-                }
-            }
-            match gaps {
-                Some(g) => g.track(),
-                None => spin(),
-            }
-        }
-        self.pids.push(pid);
-        set_affinity(pid, cpus);
-        if let Some(cg) = cg {
-            cg.add(pid);
-        }
-        // Affinity first: a FIFO spinner must never land on the measuring CPU.
-        match class {
-            Class::Nice(0) => {}
-            Class::Nice(n) => unsafe {
-                if libc::setpriority(libc::PRIO_PROCESS, pid as libc::id_t, n) != 0 {
-                    panic!("setpriority({pid}, {n}): {}", io::Error::last_os_error());
-                }
-            },
-            Class::Idle => set_policy(pid, libc::SCHED_IDLE, 0),
-            Class::Fifo => set_policy(pid, libc::SCHED_FIFO, 1),
-        }
-        pid
-    }
-
-    fn stop(&mut self) {
-        for &pid in &self.pids {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        for pid in self.pids.drain(..) {
-            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        }
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn spin() -> ! {
-    let mut x = 0u64;
-    loop {
-        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-    }
-}
-
-/// CPU time of process `pid` so far, ns.
-fn cpu_ns(pid: i32) -> u64 {
-    schedstat(pid).0
-}
-
-/// /proc/PID/schedstat: CPU time, ns, and how many times it was switched in.
-fn schedstat(pid: i32) -> (u64, u64) {
-    let text = fs::read_to_string(format!("/proc/{pid}/schedstat")).unwrap_or_else(|e| panic!("schedstat of {pid}: {e}"));
-    let f: Vec<u64> = text.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-    assert!(f.len() >= 3, "schedstat of {pid}: {text:?}");
-    (f[0], f[2])
-}
-
-/// CPU time of each of `pids` over `secs`, and the wall time it took, s.
-fn measure(pids: &[i32], secs: Duration) -> (Vec<u64>, f64) {
-    let before: Vec<u64> = pids.iter().map(|&p| cpu_ns(p)).collect();
-    let t0 = Instant::now();
-    thread::sleep(secs);
-    let after: Vec<u64> = pids.iter().map(|&p| cpu_ns(p)).collect();
-    let wall = t0.elapsed().as_secs_f64();
-    (after.iter().zip(before).map(|(a, b)| a.saturating_sub(b)).collect(), wall)
-}
-
-fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
 
 /// A spinner's longest off-CPU gap, in memory shared with it (MAP_SHARED,
 /// so a forked process writes what the parent reads).
@@ -269,71 +141,9 @@ impl Drop for Gaps {
     }
 }
 
-/// A cgroup, removed with everything below it when dropped (drop its
-/// processes first).
-struct Cgroup {
-    dir: PathBuf,
-}
-
-impl Cgroup {
-    /// `name` under `parent`, which hands down the cpu controller first.
-    fn new(parent: &Path, name: &str, weight: u32) -> Self {
-        write(&parent.join("cgroup.subtree_control"), "+cpu");
-        let dir = parent.join(name);
-        let _ = remove_tree(&dir);
-        fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        let cg = Self { dir };
-        write(&cg.dir.join("cpu.weight"), &weight.to_string());
-        cg
-    }
-
-    /// The cases' top cgroup.
-    fn top() -> Self {
-        Self::new(Path::new(CGROOT), TOP, 100)
-    }
-
-    fn child(&self, name: &str, weight: u32) -> Self {
-        Self::new(&self.dir, name, weight)
-    }
-
-    fn add(&self, pid: i32) {
-        write(&self.dir.join("cgroup.procs"), &pid.to_string());
-    }
-}
-
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        let _ = remove_tree(&self.dir);
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    fs::write(path, text).unwrap_or_else(|e| panic!("writing {text:?} to {}: {e}", path.display()));
-}
-
-/// rmdir, retried while the kernel still counts a reaped task in the
-/// cgroup (EBUSY), for up to 1 s; returns the retries.
-fn rmdir(dir: &Path) -> io::Result<u32> {
-    let t0 = Instant::now();
-    let mut retries = 0;
-    loop {
-        match fs::remove_dir(dir) {
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && t0.elapsed() < Duration::from_secs(1) => {
-                retries += 1;
-                thread::sleep(Duration::from_millis(1));
-            }
-            r => return r.map(|_| retries),
-        }
-    }
-}
-
-fn remove_tree(dir: &Path) -> io::Result<u32> {
-    for e in fs::read_dir(dir)?.flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = remove_tree(&e.path());
-        }
-    }
-    rmdir(dir)
+/// The cases' top cgroup.
+fn top() -> Cgroup {
+    Cgroup::new(Path::new(CGROOT), TOP, 100)
 }
 
 fn shares_s(v: &[f64]) -> String {
@@ -353,8 +163,8 @@ fn lowest(v: &[f64]) -> f64 {
 /// none away; one stuck on the pinned CPU leaves three sharing CPU 1.
 fn pinned_neighbours(ctx: &Ctx) {
     let mut p = Procs::default();
-    let pinned: Vec<i32> = (0..4).map(|_| p.spawn(&[0], Class::Nice(0), None, None)).collect();
-    let movable: Vec<i32> = [1, 1, 1, 2, 3].iter().map(|&c| p.spawn(&[c], Class::Nice(0), None, None)).collect();
+    let pinned: Vec<i32> = (0..4).map(|_| p.spawn(&on(&[0], Class::Nice(0)), None)).collect();
+    let movable: Vec<i32> = [1, 1, 1, 2, 3].iter().map(|&c| p.spawn(&on(&[c], Class::Nice(0)), None)).collect();
     thread::sleep(Duration::from_millis(500));
     for &pid in &movable {
         set_affinity(pid, &ctx.all);
@@ -394,9 +204,9 @@ fn emit_min_share(ctx: &Ctx, movable: &[f64], wall: f64, where_: &str) {
 /// as lost capacity; one sent to CPU 1 gets what the poller leaves.
 fn rt_poller(ctx: &Ctx) {
     let mut p = Procs::default();
-    let poller = p.spawn(&[1], Class::Fifo, None, None);
-    let behind = p.spawn(&[1], Class::Nice(0), None, None);
-    let movable: Vec<i32> = [2, 2, 2, 3, 0].iter().map(|&c| p.spawn(&[c], Class::Nice(0), None, None)).collect();
+    let poller = p.spawn(&on(&[1], Class::Fifo), None);
+    let behind = p.spawn(&on(&[1], Class::Nice(0)), None);
+    let movable: Vec<i32> = [2, 2, 2, 3, 0].iter().map(|&c| p.spawn(&on(&[c], Class::Nice(0)), None)).collect();
     thread::sleep(Duration::from_millis(500));
     for &pid in &movable {
         set_affinity(pid, &ctx.all);
@@ -422,9 +232,9 @@ fn idle_beside_nice_m20(ctx: &Ctx) {
     // Made on CPU 3 and moved over together, the moment the SCHED_IDLE task
     // has just run: it is then as far ahead of its queue as it gets, a lag
     // sized for the load before they came.
-    let strong: Vec<i32> = (0..5).map(|_| p.spawn(&[3], Class::Nice(-20), None, None)).collect();
-    let hog = p.spawn(&[1], Class::Nice(0), None, None);
-    let idle = p.spawn(&[1], Class::Idle, None, Some(&gaps));
+    let strong: Vec<i32> = (0..5).map(|_| p.spawn(&on(&[3], Class::Nice(-20)), None)).collect();
+    let hog = p.spawn(&on(&[1], Class::Nice(0)), None);
+    let idle = p.spawn_running(&on(&[1], Class::Idle), None, || gaps.track());
     thread::sleep(Duration::from_secs(1));
     gaps.wait_switched_out(Duration::from_secs(5));
     for &pid in &strong {
@@ -457,11 +267,11 @@ fn emit_wait(ctx: &Ctx, longest: f64, detail: &str) {
 /// with five hogs. L's task must still run within seconds.
 fn weight_1_vs_10000(ctx: &Ctx) {
     let gaps = Gaps::new();
-    let top = Cgroup::top();
+    let top = top();
     let (l, h) = (top.child("L", 1), top.child("H", 10000));
     let mut p = Procs::default();
-    let light = p.spawn(&[2], Class::Nice(0), Some(&l), Some(&gaps));
-    let heavy: Vec<i32> = (0..5).map(|_| p.spawn(&[2], Class::Nice(0), Some(&h), None)).collect();
+    let light = p.spawn_running(&on(&[2], Class::Nice(0)), Some(&l), || gaps.track());
+    let heavy: Vec<i32> = (0..5).map(|_| p.spawn(&on(&[2], Class::Nice(0)), Some(&h))).collect();
     gaps.arm();
     let mut all = vec![light];
     all.extend(&heavy);
@@ -483,7 +293,7 @@ fn weight_1_vs_10000(ctx: &Ctx) {
 /// load, then two hogs on CPU 3 in a user scope and a system service of
 /// equal weight: each half, in a new scope and in one that outlived it all.
 fn unit_churn(ctx: &Ctx) {
-    let top = Cgroup::top();
+    let top = top();
     let system = top.child("system.slice", 100);
     let user = top.child("user.slice", 100);
     let user0 = user.child("user-0.slice", 100);
@@ -491,7 +301,7 @@ fn unit_churn(ctx: &Ctx) {
     let load = system.child("load.service", 100);
     let mut p = Procs::default();
     for _ in 0..8 {
-        p.spawn(&ctx.all, Class::Nice(0), Some(&load), None);
+        p.spawn(&on(&ctx.all, Class::Nice(0)), Some(&load));
     }
     let churn = churn(&user0.dir, &ctx.all);
     p.stop();
@@ -502,7 +312,7 @@ fn unit_churn(ctx: &Ctx) {
     let cpu = [NEED_CPUS - 1];
     for (i, scope) in [(0, &after), (1, &survivor)] {
         let mut p = Procs::default();
-        let pids = [p.spawn(&cpu, Class::Nice(0), Some(scope), None), p.spawn(&cpu, Class::Nice(0), Some(&service), None)];
+        let pids = [p.spawn(&on(&cpu, Class::Nice(0)), Some(scope)), p.spawn(&on(&cpu, Class::Nice(0)), Some(&service))];
         thread::sleep(Duration::from_secs(1));
         let (t, _) = measure(&pids, Duration::from_secs(5));
         p.stop();
@@ -529,9 +339,9 @@ fn unit_churn(ctx: &Ctx) {
 /// at the first tick past it (4 ms ticks: 8 ms for 6 ms, 12 ms for 11.5 ms).
 fn slice_cap(ctx: &Ctx) {
     let mut p = Procs::default();
-    let hogs = [p.spawn(&[2], Class::Nice(0), None, None), p.spawn(&[2], Class::Nice(0), None, None)];
+    let hogs = [p.spawn(&on(&[2], Class::Nice(0)), None), p.spawn(&on(&[2], Class::Nice(0)), None)];
     for _ in 0..30 {
-        p.spawn(&[2], Class::Idle, None, None);
+        p.spawn(&on(&[2], Class::Idle), None);
     }
     thread::sleep(Duration::from_secs(1));
     let before: Vec<(u64, u64)> = hogs.iter().map(|&h| schedstat(h)).collect();
@@ -631,54 +441,14 @@ fn churn(parent: &Path, all: &[usize]) -> String {
 // ---------------------------------------------------------------------------
 
 pub fn main(args: &[String]) {
-    let (mut secs, mut only, mut plan) = (8.0, None, false);
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--plan" => plan = true,
-            "--secs" => {
-                i += 1;
-                secs = args.get(i).and_then(|v| v.parse().ok()).expect("--secs S");
-            }
-            "--only" => {
-                i += 1;
-                only = Some(args.get(i).expect("--only CASE").clone());
-            }
-            other => panic!("unknown option {other}"),
-        }
-        i += 1;
-    }
-    let chosen: Vec<&Case> =
-        CASES.iter().filter(|c| only.as_deref().is_none_or(|o| c.name == o || c.results.contains(&o))).collect();
-    if chosen.is_empty() {
-        let names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
-        eprintln!("usage: fairrs-guest hostile [--plan] [--secs S] [--only CASE]; cases: {}", names.join(" "));
-        std::process::exit(2);
-    }
-    if plan {
-        for c in &chosen {
-            for r in c.results {
-                println!("PLAN {r} {} {}", u8::from(c.uncalibrated.is_none()), c.uncalibrated.unwrap_or("-"));
-            }
-        }
-        return;
-    }
-    let n = crate::nr_cpus();
+    let Some((opts, chosen)) = cases::start("hostile", CASES, args, 8.0) else { return };
+    let n = nr_cpus();
     if n < NEED_CPUS {
-        for r in chosen.iter().flat_map(|c| c.results) {
-            result(r, 0.0, 1.0, 1.0, &format!("needs {NEED_CPUS} CPUs, has {n}"));
-        }
+        cases::all_failed(&chosen, &format!("needs {NEED_CPUS} CPUs, has {n}"));
         return;
     }
     // Counted before pinning: after it this thread sees only CPU 0.
-    let all: Vec<usize> = (0..n).collect();
-    crate::pin_self(0);
-    for case in chosen {
-        let ctx = Ctx { case, secs: Duration::from_secs_f64(secs), all: all.clone() };
-        // A case that panics has cleaned up (its guards) and prints fewer
-        // results; the rest still run.
-        if catch_unwind(AssertUnwindSafe(|| (case.run)(&ctx))).is_err() {
-            eprintln!("hostile: case {} panicked", case.name);
-        }
-    }
+    let suite = Hostile { secs: Duration::from_secs_f64(opts.secs), all: (0..n).collect() };
+    pin_self(0);
+    cases::run("hostile", &chosen, &suite, OnPanic::Continue);
 }

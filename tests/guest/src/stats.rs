@@ -2,7 +2,7 @@
 //! The stats suite's checks: read a running instance's reports through
 //! `scx_fairrs --monitor --json`, as a user's tool would, into the very types
 //! the daemon writes (`scx_fairrs::metrics`), and judge them here instead of
-//! in strings of shell. Each check prints one `RESULT` line (see main.rs);
+//! in strings of shell. Each check prints one `RESULT` line (see cases.rs);
 //! a figure that could not be had is reported as -1, outside every bound.
 //!
 //!   fairrs-guest stats duty   --tid T --spin-log F
@@ -17,14 +17,13 @@
 use std::fs;
 use std::io::BufReader;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use scx_fairrs::metrics::Metrics;
 
-use crate::result;
+use crate::cases::result;
+use crate::hogs::{self, Class, Threads};
 
 /// The daemon under test: $FAIRRS, as the suites' lib.sh names it.
 fn fairrs() -> String {
@@ -148,57 +147,27 @@ fn stats_blocks(path: &str) -> usize {
     fs::read_to_string(path).unwrap_or_default().lines().filter(|l| l.contains("cpu  nr  util")).count()
 }
 
-/// Spinning threads on `cpu`, one per (nice level, SCHED_IDLE) pair; their tids.
-fn spinners(cpu: usize, kinds: &[(i32, bool)], stop: &Arc<AtomicBool>) -> (Vec<i32>, Vec<thread::JoinHandle<()>>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handles = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, &(nice, idle))| {
-            let (tx, stop) = (tx.clone(), stop.clone());
-            thread::spawn(move || {
-                crate::pin_self(cpu);
-                if idle {
-                    crate::set_sched_idle();
-                } else {
-                    crate::set_nice(nice);
-                }
-                tx.send((i, crate::gettid())).unwrap();
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
-    let mut tids = vec![0; kinds.len()];
-    for _ in 0..kinds.len() {
-        let (i, tid) = rx.recv().unwrap();
-        tids[i] = tid;
-    }
-    (tids, handles)
-}
-
 /// The load weight the report gives tasks of nice 0, 5, -5, 19 and
 /// SCHED_IDLE: CFS's sched_prio_to_weight[] and WEIGHT_IDLEPRIO
 /// (kernel/sched/core.c), exactly; a table read one level off (nice 0 as
 /// 820) or the cgroup-scale p->scx.weight (nice 19 as 1) is caught.
 fn weights(cpu: usize) {
-    let kinds: [(i32, bool, u64); 5] =
-        [(0, false, 1024), (5, false, 335), (-5, false, 3121), (19, false, 15), (0, true, 3)];
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tids, handles) = spinners(cpu, &kinds.map(|(n, i, _)| (n, i)), &stop);
+    let kinds: [(Class, u64); 5] =
+        [(Class::Nice(0), 1024), (Class::Nice(5), 335), (Class::Nice(-5), 3121), (Class::Nice(19), 15), (Class::Idle, 3)];
+    let hogs = Threads::start(&hogs::each_on(cpu, &kinds.map(|(c, _)| c)));
     thread::sleep(Duration::from_secs(1));
     let report = one_report();
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        let _ = h.join();
-    }
+    let tids = hogs.tids.clone();
+    hogs.stop();
     let mut right = 0;
     let mut seen = Vec::new();
-    for (&tid, &(nice, idle, want)) in tids.iter().zip(&kinds) {
+    for (&tid, &(class, want)) in tids.iter().zip(&kinds) {
         let got = report.as_ref().and_then(|m| m.top.iter().find(|t| t.pid == tid as i64)).map(|t| t.weight);
         right += usize::from(got == Some(want));
-        let who = if idle { "SCHED_IDLE".to_string() } else { format!("nice {nice}") };
+        let who = match class {
+            Class::Nice(nice) => format!("nice {nice}"),
+            _ => "SCHED_IDLE".to_string(),
+        };
         seen.push(format!("{who}: {got:?} (want {want})"));
     }
     result(
@@ -331,7 +300,7 @@ fn retune(hog_cpu: u64, from: u64, to: u64) {
 
 /// One report has `top` tasks and one row per online CPU.
 fn shape(case: &str, top: usize) {
-    let cpus = crate::nr_cpus();
+    let cpus = crate::sys::nr_cpus();
     let (ok, detail) = match one_report_top(top) {
         Some(m) => (
             m.top.len() == top && m.cpus.len() == cpus,
