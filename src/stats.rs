@@ -10,7 +10,7 @@
 //! CPU's queue, every task's dump record); `Metrics::between()` turns two of
 //! them into one interval's report. That is pure arithmetic, tested on the
 //! host. The same `Metrics` travel as JSON over the control socket
-//! (control.rs: `--monitor`, tools), so the in-process `--stats` and a monitor
+//! (control/: `--monitor`, tools), so the in-process `--stats` and a monitor
 //! print the same figures.
 //!
 //! Live fairness: tasks that were runnable for (nearly) the whole interval on
