@@ -90,11 +90,6 @@ struct {
 /* Fixed-point fraction bits of the weight product in group_task_weight(). */
 #define GROUP_FRAC_SHIFT	16
 
-/*
- * An autogroup's slot is keyed by its id with the top bit set (cgroup ids are
- * inode numbers and never have it), so the daemon tells them apart.
- */
-#define GROUP_AUTOGROUP_KEY	(1ULL << 63)
 /* A session idle this long gives its slot back. */
 #define GROUP_AUTOGROUP_IDLE_NS	(10ULL * 1000 * 1000 * 1000)
 /* nr_runnable of a slot being freed: far below anything a count reaches. */
