@@ -22,11 +22,10 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExit
 
 use crate::bpf_intf;
 use crate::bpf_skel::*;
-use crate::cli::Opts;
+use crate::cli::{self, Opts, Tunables};
 use crate::control::{self, Call, Request, Response};
 use crate::cgroups;
 use crate::stats::{self, CpuRaw, GroupRaw, Metrics, Raw, Report, TaskRaw};
-use crate::tunables::{self, Tunables};
 use crate::topology::{CpuList, CpuMap, POSSIBLE_CPUS};
 
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
@@ -238,7 +237,7 @@ impl<'a> Scheduler<'a> {
                 .collect(),
             None => Vec::new(),
         };
-        let tunables = tunables::current(&self.opts);
+        let tunables = cli::current(&self.opts);
         let tasks = self.dump_tasks();
         let groups = self.groups();
         // This thread was running while it read the groups: its weight is in
