@@ -264,6 +264,7 @@ impl<'a> Scheduler<'a> {
                 parent: g.parent,
                 path: String::new(),
                 cpu_weight: g.cpu_weight,
+                shares: g.shares,
                 nr_runnable: g.nr_runnable,
                 task_load: g.task_load,
                 child_shares: g.child_shares,
