@@ -90,9 +90,9 @@ pub struct Opts {
     /// A running task is safe from preemption by a synchronous wakee (woken
     /// by a task about to sleep: pipes, sockets) until it has run this long
     /// since it was picked, in microseconds; a wakee that finds it protected
-    /// is checked again at each tick. Other wakeups preempt as in CFS. 0 preempts at once, exactly as
-    /// CFS's check_preempt_wakeup(), at a large cost on messaging workloads
-    /// (hackbench 3-5x slower than with the default; see docs/BENCHMARKS.md).
+    /// is checked again at each tick. Other wakeups preempt as in CFS. 0
+    /// preempts at once, exactly as CFS's check_preempt_wakeup(), at a large
+    /// cost on messaging workloads (see docs/DESIGN.md, Wakeup preemption).
     #[arg(long, value_name = "US", default_value_t = 750, help_heading = POLICY)]
     pub wakeup_protect_us: u64,
 

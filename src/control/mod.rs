@@ -59,8 +59,7 @@ pub struct Limits {
     pub max_request: usize,
     /// Connections served at once (a thread and a socket each); more are
     /// told so in one line and closed, so a flood cannot exhaust the
-    /// daemon's file descriptors (with 1024, scx_stats' own server ends up
-    /// unable to open anything, its accept loop spinning).
+    /// daemon's file descriptors.
     pub max_connections: usize,
     /// Time to finish a request once its first byte has arrived.
     pub request_timeout: Duration,

@@ -134,7 +134,7 @@ fn private_dir(dir: &Path) -> Result<()> {
         bail!("{} belongs to uid {}, not to this process's user (uid {euid})", dir.display(), m.uid());
     }
     if m.mode() & 0o777 != 0o700 {
-        // Ours, and not a symlink: an older version made it 0755.
+        // Ours and not a symlink, but not 0700: make it private.
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("making {} private", dir.display()))?;
     }
