@@ -21,13 +21,15 @@ fn main() {
     // The host library: the PELT maths (src/bpf/pelt.bpf.h, through
     // pelt_host.c) and CFS's (src/bpf/cfs.bpf.h, through cfs_host.c), so the
     // tests in src/pelt.rs and src/cfs.rs run the very headers the BPF side
-    // inlines, and the counter names of intf.h (intf_host.c), which the
-    // daemon reports.
+    // inlines; the group rule (group_rule.bpf.h, group_host.c) and the
+    // counter names of intf.h (intf_host.c), which the daemon's stats use.
     for file in [
         "src/bpf/pelt.bpf.h",
         "src/bpf/pelt_host.c",
         "src/bpf/cfs.bpf.h",
         "src/bpf/cfs_host.c",
+        "src/bpf/group_rule.bpf.h",
+        "src/bpf/group_host.c",
         "src/bpf/intf.h",
         "src/bpf/intf_host.c",
     ] {
@@ -36,6 +38,7 @@ fn main() {
     cc::Build::new()
         .file("src/bpf/pelt_host.c")
         .file("src/bpf/cfs_host.c")
+        .file("src/bpf/group_host.c")
         .file("src/bpf/intf_host.c")
         .include("src/bpf")
         .compile("fairrs_host");

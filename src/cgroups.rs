@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use crate::bpf_intf;
+
 /// Where the cgroup v2 hierarchy is mounted (systemd and virtme-ng alike).
 const CGROUP2_ROOT: &str = "/sys/fs/cgroup";
 
@@ -32,8 +34,25 @@ fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<u64, String>, depth: usize) {
     }
 }
 
-/// The autogroup id of a group key that is one (--autogroup: the top bit set,
-/// group.bpf.h's GROUP_AUTOGROUP_KEY), as /proc/PID/autogroup names it.
+/// intf.h's GROUP_AUTOGROUP_KEY; bindgen types the macro as i64, the bits
+/// are the same.
+const AUTOGROUP_KEY: u64 = bpf_intf::GROUP_AUTOGROUP_KEY as u64;
+
+/// The autogroup id of a group key that is one (--autogroup), as
+/// /proc/PID/autogroup names it.
 pub fn autogroup_id(key: u64) -> Option<u64> {
-    (key & (1 << 63) != 0).then_some(key & !(1 << 63))
+    (key & AUTOGROUP_KEY != 0).then_some(key & !AUTOGROUP_KEY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn autogroup_keys_are_told_from_cgroup_ids() {
+        // One bit, the top one: no cgroup id (an inode number) has it.
+        assert_eq!((AUTOGROUP_KEY.count_ones(), AUTOGROUP_KEY.leading_zeros()), (1, 0));
+        assert_eq!(autogroup_id(AUTOGROUP_KEY | 42), Some(42));
+        assert_eq!(autogroup_id(42), None);
+    }
 }

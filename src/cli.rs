@@ -1,21 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Command-line options and their validation.
+//! Command-line options, their validation, and the tunables.
 //!
 //! Flags are in the units people tune CFS in (microseconds), and each one is
 //! checked against its accepted range before anything touches the kernel, so
 //! a bad value costs nothing and explains itself in one line.
 //!
-//! The tunables (the flags the BPF side reads, which `--set` may change) are
-//! declared here as flags; their ranges, units and BPF fields are the
-//! `TUNABLES` table in tunables.rs, which `validate()` checks first.
+//! The tunables are the flags the BPF side reads from `struct fairrs_tunables`
+//! (intf.h), which `--set` may change while it runs. `TUNABLES` is their one
+//! description: key, unit, range (with the cross-checks between them) and
+//! where each lives in `Opts` and in the BPF struct. Validation, the ranges
+//! in `--help`, `--set` parsing and its help text, the values written to the
+//! BPF side and the tunables shown in the stats all read it. The flags
+//! themselves (help, default) are `Opts` fields, declared with clap.
+//!
+//! Adding a tunable: its `Opts` field, one `tunable!` row, its field in
+//! `struct fairrs_tunables`, and the BPF code that reads it.
 
-use std::ffi::OsString;
+use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Write};
 
-use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
+use clap::{ArgAction, Parser};
 
-use crate::tunables::{self, Tunables};
+use crate::bpf_intf;
 
 /// Version string: the crate version plus the git revision it was built from.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-g", env!("FAIRRS_GIT_REV"));
@@ -58,34 +64,35 @@ Exit status:
     // -h and -V are declared below, under "Diagnostics", so that every flag
     // sits under one of the four headings.
     disable_help_flag = true,
-    disable_version_flag = true
+    disable_version_flag = true,
+    // Each range-checked flag's help ends with its range, from the table.
+    mut_args = with_range
 )]
 pub struct Opts {
     /// Period in which every runnable task of a CPU runs once, in
     /// microseconds (CFS's sched_latency). Longer favours throughput, shorter
-    /// favours latency. Range 100..=1000000.
+    /// favours latency.
     #[arg(long, value_name = "US", default_value_t = 6000, help_heading = POLICY)]
     pub sched_latency_us: u64,
 
     /// Shortest slice, in microseconds (CFS's min_granularity): with more than
     /// sched_latency / min_granularity tasks the period grows instead of the
-    /// slices shrinking. Range 100..=sched_latency_us.
+    /// slices shrinking.
     #[arg(long, value_name = "US", default_value_t = 750, help_heading = POLICY)]
     pub min_granularity_us: u64,
 
     /// How far ahead in vruntime (nice-0 scale) a woken task must be to
     /// preempt the running one, in microseconds (CFS's wakeup_granularity).
-    /// Smaller preempts more eagerly. Range 0..=1000000.
+    /// Smaller preempts more eagerly.
     #[arg(long, value_name = "US", default_value_t = 1000, help_heading = POLICY)]
     pub wakeup_granularity_us: u64,
 
     /// A running task is safe from preemption by a synchronous wakee (woken
     /// by a task about to sleep: pipes, sockets) until it has run this long
     /// since it was picked, in microseconds; a wakee that finds it protected
-    /// is checked again at each tick. Other wakeups preempt as in CFS. 0 preempts at once, exactly as
-    /// CFS's check_preempt_wakeup(), at a large cost on messaging workloads
-    /// (hackbench 3-5x slower than with the default; see docs/BENCHMARKS.md).
-    /// Range 0..=1000000.
+    /// is checked again at each tick. Other wakeups preempt as in CFS. 0
+    /// preempts at once, exactly as CFS's check_preempt_wakeup(), at a large
+    /// cost on messaging workloads (see docs/DESIGN.md, Wakeup preemption).
     #[arg(long, value_name = "US", default_value_t = 750, help_heading = POLICY)]
     pub wakeup_protect_us: u64,
 
@@ -111,39 +118,36 @@ pub struct Opts {
 
     /// A task that ran within this many microseconds is cache-hot and the
     /// balancers leave it where it is (CFS's migration_cost).
-    /// Range 0..=100000.
     #[arg(long, value_name = "US", default_value_t = 500, help_heading = BALANCING)]
     pub migration_cost_us: u64,
 
     /// Periodic balancing moves load when the busiest CPU's load exceeds
     /// another's by this percentage (CFS's imbalance_pct, 117 = 17 %).
-    /// Range 101..=400.
     #[arg(long, value_name = "PCT", default_value_t = 117, help_heading = BALANCING)]
     pub imbalance_pct: u32,
 
     /// The same threshold for moves across NUMA nodes, where a task leaves its
-    /// memory behind. Range imbalance_pct..=400.
+    /// memory behind.
     #[arg(long, value_name = "PCT", default_value_t = 125, help_heading = BALANCING)]
     pub numa_imbalance_pct: u32,
 
-    /// Period of the periodic balancer, in microseconds. Range 1000..=1000000.
+    /// Period of the periodic balancer, in microseconds.
     #[arg(long, value_name = "US", default_value_t = 4000, help_heading = BALANCING)]
     pub balance_interval_us: u64,
 
     /// Print scheduler statistics every SECS seconds (0 disables).
-    /// Range 0..=3600.
     #[arg(long, value_name = "SECS", default_value_t = 0.0, help_heading = STATS)]
     pub stats: f64,
 
     /// Number of tasks with the highest PELT load to list in each stats
     /// report (pid, comm, nice, weight, util, load, vruntime lag,
-    /// migrations). Range 0..=1000.
+    /// migrations).
     #[arg(long, value_name = "N", default_value_t = 5, help_heading = STATS)]
     pub top: usize,
 
     /// Do not load a scheduler: print the running instance's statistics
     /// every SECS seconds, read over its stats socket
-    /// (/var/run/scx/fairrs/stats, root only). Range 0..=3600.
+    /// (/var/run/scx/fairrs/stats, root only).
     #[arg(long, value_name = "SECS", default_value_t = 0.0, help_heading = STATS)]
     pub monitor: f64,
 
@@ -152,7 +156,7 @@ pub struct Opts {
     pub json: bool,
 
     // The help lists the keys from the tunables table.
-    #[arg(long, value_name = "KEY=VALUE", help_heading = STATS, help = tunables::set_help())]
+    #[arg(long, value_name = "KEY=VALUE", help_heading = STATS, help = set_help())]
     pub set: Option<String>,
 
     /// Describe every statistic (the fields of the JSON reports) and exit.
@@ -160,7 +164,7 @@ pub struct Opts {
     pub help_stats: bool,
 
     /// Size of the kernel's debug dump printed when the scheduler is ejected,
-    /// in bytes (0 = the kernel's default). Range 0..=16777216.
+    /// in bytes (0 = the kernel's default).
     #[arg(long, value_name = "BYTES", default_value_t = 0, help_heading = DIAGNOSTICS)]
     pub exit_dump_len: u32,
 
@@ -175,113 +179,6 @@ pub struct Opts {
     /// Print the version and the git revision it was built from.
     #[arg(short = 'V', long, action = ArgAction::Version, help_heading = DIAGNOSTICS)]
     version: Option<bool>,
-}
-
-/// What `--generate` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Generate {
-    Bash,
-    Zsh,
-    Fish,
-    /// The man page (section 8, roff).
-    Man,
-}
-
-/// The packaging hook: `scx_fairrs --generate bash|zsh|fish|man` prints a
-/// shell completion script or the man page, generated from `Opts` (so they
-/// cannot drift from the flags). It is a separate parser, recognised only as
-/// the first argument, rather than a hidden flag of `Opts`: completion
-/// generators list hidden flags too, and users should not be offered it.
-#[derive(Debug, Parser)]
-#[command(name = BIN_NAME, disable_help_flag = true, disable_version_flag = true)]
-struct GenerateOpts {
-    #[arg(long, value_enum)]
-    generate: Generate,
-}
-
-/// `Some` when the command line asks for `--generate` (the parse result:
-/// what to print, or clap's error for a bad or missing value).
-pub fn generate_request(args: &[OsString]) -> Option<Result<Generate, clap::Error>> {
-    let first = args.get(1)?.to_str()?;
-    if first != "--generate" && !first.starts_with("--generate=") {
-        return None;
-    }
-    Some(GenerateOpts::try_parse_from(args).map(|g| g.generate))
-}
-
-/// Write the completion script for a shell, or the man page, to `out`.
-pub fn generate(what: Generate, out: &mut dyn Write) -> io::Result<()> {
-    use clap_complete::Shell;
-    let mut cmd = Opts::command();
-    let shell = match what {
-        Generate::Bash => Shell::Bash,
-        Generate::Zsh => Shell::Zsh,
-        Generate::Fish => Shell::Fish,
-        Generate::Man => return man_page(cmd, out),
-    };
-    clap_complete::generate(shell, &mut cmd, BIN_NAME, out);
-    Ok(())
-}
-
-/// Roff text: backslashes and hyphens escaped (a plain "-" may be typeset as
-/// a hyphen, which breaks copy-pasting flags), no line starting with a
-/// control character.
-fn roff_text(text: &str) -> String {
-    let t = text.replace('\\', "\\e").replace('-', "\\-");
-    if t.starts_with('.') || t.starts_with('\'') {
-        format!("\\&{t}")
-    } else {
-        t
-    }
-}
-
-/// clap_mangen's sections (name, synopsis, description, one section per help
-/// heading, version), plus what a daemon's page needs and clap does not
-/// model: EXIT STATUS (from EXIT_STATUS), FILES and SEE ALSO.
-fn man_page(cmd: clap::Command, out: &mut dyn Write) -> io::Result<()> {
-    // NAME reads "scx_fairrs \- <about>": drop the about's own "scx_fairrs: ".
-    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
-    let about = about.strip_prefix("scx_fairrs: ").unwrap_or(&about).trim_end_matches('.').to_string();
-    let man = clap_mangen::Man::new(cmd.about(about)).section("8").manual("System Manager's Manual");
-    man.render_title(out)?;
-    man.render_name_section(out)?;
-    man.render_synopsis_section(out)?;
-    man.render_description_section(out)?;
-    man.render_options_section(out)?;
-
-    writeln!(out, ".SH \"EXIT STATUS\"")?;
-    for line in EXIT_STATUS.lines().skip(1) {
-        match line.trim_start().split_once("  ") {
-            Some((code, text)) if line.starts_with("  ") && !line.starts_with("     ") => {
-                writeln!(out, ".TP\n\\fB{code}\\fR\n{}", roff_text(text))?
-            }
-            _ => writeln!(out, "{}", roff_text(line.trim_start()))?,
-        }
-    }
-    writeln!(out, ".SH FILES")?;
-    for (path, what) in [
-        (
-            "/etc/default/scx_fairrs",
-            "SCX_FAIRRS_FLAGS: the flags scx_fairrs.service starts the scheduler with.",
-        ),
-        (
-            "/var/run/scx/fairrs/stats",
-            "The running instance's stats socket (root only), used by --monitor and --set.",
-        ),
-    ] {
-        writeln!(out, ".TP\n\\fI{}\\fR\n{}", roff_text(path), roff_text(what))?;
-    }
-    writeln!(out, ".SH \"SEE ALSO\"")?;
-    writeln!(
-        out,
-        "{}",
-        roff_text(
-            "scx_fairrs.service (systemctl enable --now scx_fairrs), or the scx project's scx.service \
-             with SCX_SCHEDULER=scx_fairrs in /etc/default/scx; \
-             https://docs.kernel.org/scheduler/sched-ext.html"
-        )
-    )?;
-    man.render_version_section(out)
 }
 
 /// A flag value outside its accepted range.
@@ -300,11 +197,34 @@ impl fmt::Display for BadFlag {
 
 impl std::error::Error for BadFlag {}
 
-const STATS_SECS_MAX: f64 = 3600.0;
+// The other range-checked flags accept 0..=these.
+const STATS_SECS_MAX: u64 = 3600;
 const TOP_MAX: u64 = 1000;
-const EXIT_DUMP_MAX: u32 = 16 << 20;
+const EXIT_DUMP_MAX: u64 = 16 << 20;
 
-pub(crate) fn check_range(flag: &str, value: u64, lo: u64, hi: u64, range: String) -> Result<(), BadFlag> {
+/// The range a flag's help states, by clap id (the field's name): a
+/// tunable's from `TUNABLES`, the other flags' from their limits above.
+fn help_range(id: &str) -> Option<String> {
+    if let Some(t) = find(id) {
+        return Some(format!("{}..={}", t.min, t.max));
+    }
+    let max = match id {
+        "stats" | "monitor" => STATS_SECS_MAX,
+        "top" => TOP_MAX,
+        "exit_dump_len" => EXIT_DUMP_MAX,
+        _ => return None,
+    };
+    Some(format!("0..={max}"))
+}
+
+/// `Opts`' `mut_args` hook: the help of each flag with a range ends with it.
+fn with_range(arg: clap::Arg) -> clap::Arg {
+    let Some(range) = help_range(arg.get_id().as_str()) else { return arg };
+    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+    arg.help(format!("{help}. Range {range}"))
+}
+
+fn check_range(flag: &str, value: u64, lo: u64, hi: u64, range: String) -> Result<(), BadFlag> {
     if value < lo || value > hi {
         return Err(BadFlag { flag: flag.to_string(), value: value.to_string(), range });
     }
@@ -314,9 +234,9 @@ pub(crate) fn check_range(flag: &str, value: u64, lo: u64, hi: u64, range: Strin
 impl Opts {
     /// Check every flag against its range; the first bad one is reported.
     pub fn validate(&self) -> Result<Tunables, BadFlag> {
-        let tun = tunables::validate(self)?;
+        let tun = validate_tunables(self)?;
         for (flag, secs) in [("stats", self.stats), ("monitor", self.monitor)] {
-            if !(secs.is_finite() && (0.0..=STATS_SECS_MAX).contains(&secs)) {
+            if !(secs.is_finite() && (0.0..=STATS_SECS_MAX as f64).contains(&secs)) {
                 return Err(BadFlag {
                     flag: flag.to_string(),
                     value: secs.to_string(),
@@ -329,19 +249,246 @@ impl Opts {
             "exit-dump-len",
             self.exit_dump_len.into(),
             0,
-            EXIT_DUMP_MAX.into(),
+            EXIT_DUMP_MAX,
             format!("0..={EXIT_DUMP_MAX}"),
         )?;
         Ok(tun)
     }
 }
 
+// The tunables: the flags the BPF side reads, which --set may change.
+
+/// What the BPF side reads: `struct fairrs_tunables` (intf.h), in its units
+/// (nanoseconds, percent), validated.
+pub type Tunables = bpf_intf::fairrs_tunables;
+
+/// A flag's unit, and what one of it is in the BPF side's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Microseconds on the command line, nanoseconds in BPF.
+    Micros,
+    /// Percent in both.
+    Percent,
+}
+
+impl Unit {
+    pub fn scale(self) -> u64 {
+        match self {
+            Unit::Micros => 1000,
+            Unit::Percent => 1,
+        }
+    }
+}
+
+/// One end of a tunable's range: a number, or the current value of another
+/// tunable's flag (by key), which must come earlier in `TUNABLES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Fixed(u64),
+    Flag(&'static str),
+}
+
+/// One tunable.
+pub struct Tunable {
+    /// Its `--set` key and its name in the stats: the flag's long name with
+    /// underscores.
+    pub key: &'static str,
+    pub unit: Unit,
+    /// The accepted range, inclusive.
+    pub min: Bound,
+    pub max: Bound,
+    /// The flag's value in `Opts`; setting it fails (false) for a value the
+    /// field cannot hold.
+    get: fn(&Opts) -> u64,
+    set: fn(&mut Opts, u64) -> bool,
+    /// Its field of `struct fairrs_tunables`, in the BPF unit (validated
+    /// values always fit).
+    bpf_get: fn(&Tunables) -> u64,
+    bpf_set: fn(&mut Tunables, u64) -> bool,
+}
+
+/// A table row: the `Opts` field (named as the flag) and the
+/// `struct fairrs_tunables` field it becomes.
+macro_rules! tunable {
+    ($key:ident => $bpf:ident, $unit:ident, $min:expr, $max:expr) => {
+        Tunable {
+            key: stringify!($key),
+            unit: Unit::$unit,
+            min: $min,
+            max: $max,
+            get: |o| o.$key.into(),
+            set: |o, v| store(&mut o.$key, v),
+            bpf_get: |t| t.$bpf.into(),
+            bpf_set: |t, v| store(&mut t.$bpf, v),
+        }
+    };
+}
+
+/// `*field = v` if `v` fits the field's type; false if it does not.
+fn store<T: TryFrom<u64>>(field: &mut T, v: u64) -> bool {
+    match T::try_from(v) {
+        Ok(v) => {
+            *field = v;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+use Bound::{Fixed, Flag};
+
+/// Every tunable, in the order they are validated (and listed).
+pub const TUNABLES: &[Tunable] = &[
+    tunable!(sched_latency_us => sched_latency_ns, Micros, Fixed(100), Fixed(1_000_000)),
+    tunable!(min_granularity_us => min_granularity_ns, Micros, Fixed(100), Flag("sched_latency_us")),
+    tunable!(wakeup_granularity_us => wakeup_granularity_ns, Micros, Fixed(0), Fixed(1_000_000)),
+    tunable!(migration_cost_us => migration_cost_ns, Micros, Fixed(0), Fixed(100_000)),
+    tunable!(imbalance_pct => imbalance_pct, Percent, Fixed(101), Fixed(400)),
+    tunable!(numa_imbalance_pct => numa_imbalance_pct, Percent, Flag("imbalance_pct"), Fixed(400)),
+    tunable!(balance_interval_us => balance_interval_ns, Micros, Fixed(1000), Fixed(1_000_000)),
+    tunable!(wakeup_protect_us => wakeup_protect_ns, Micros, Fixed(0), Fixed(1_000_000)),
+];
+
+/// The tunable named `key`.
+pub fn find(key: &str) -> Option<&'static Tunable> {
+    TUNABLES.iter().find(|t| t.key == key)
+}
+
+fn keys() -> String {
+    TUNABLES.iter().map(|t| t.key).collect::<Vec<_>>().join(", ")
+}
+
+impl Bound {
+    fn value(self, opts: &Opts) -> u64 {
+        match self {
+            Fixed(v) => v,
+            Flag(key) => find(key).map_or(0, |t| t.value(opts)),
+        }
+    }
+}
+
+/// As `--help` states it: the number, or the other tunable's key.
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fixed(v) => write!(f, "{v}"),
+            Flag(key) => f.write_str(key),
+        }
+    }
+}
+
+impl Tunable {
+    /// The flag: --sched-latency-us for sched_latency_us.
+    pub fn flag(&self) -> String {
+        self.key.replace('_', "-")
+    }
+
+    /// The flag's value in `opts`, in the flag's unit.
+    pub fn value(&self, opts: &Opts) -> u64 {
+        (self.get)(opts)
+    }
+
+    /// The range as a refusal states it, e.g. "100..=6000 (at most
+    /// --sched-latency-us)" when a bound is another flag.
+    fn range(&self, opts: &Opts) -> String {
+        let mut range = format!("{}..={}", self.min.value(opts), self.max.value(opts));
+        if let Flag(key) = self.max {
+            range += &format!(" (at most --{})", key.replace('_', "-"));
+        }
+        if let Flag(key) = self.min {
+            range += &format!(" (at least --{})", key.replace('_', "-"));
+        }
+        range
+    }
+
+    fn check(&self, opts: &Opts) -> Result<(), BadFlag> {
+        let (lo, hi) = (self.min.value(opts), self.max.value(opts));
+        check_range(&self.flag(), self.value(opts), lo, hi, self.range(opts))
+    }
+}
+
+/// Check every tunable of `opts` against its range, in table order (the first
+/// bad one is reported), and convert them to the BPF side's units.
+fn validate_tunables(opts: &Opts) -> Result<Tunables, BadFlag> {
+    // SAFETY: struct fairrs_tunables is integers only; every field is set below.
+    let mut tun: Tunables = unsafe { std::mem::zeroed() };
+    for t in TUNABLES {
+        t.check(opts)?;
+        (t.bpf_set)(&mut tun, t.value(opts) * t.unit.scale());
+    }
+    Ok(tun)
+}
+
+/// The current value of each tunable, in the flag's unit, for the stats.
+pub fn current(opts: &Opts) -> BTreeMap<String, u64> {
+    TUNABLES.iter().map(|t| (t.key.to_string(), t.value(opts))).collect()
+}
+
+/// The `--set` flag's help, with the keys from the table.
+pub fn set_help() -> String {
+    format!(
+        "Do not load a scheduler: change a tunable of the running instance without reloading it, \
+         e.g. --set sched_latency_us=12000. Keys are the tunable flags' names with underscores ({}); \
+         the value is checked against the flag's range",
+        keys()
+    )
+}
+
+/// Split a `--set` argument into key and value.
+pub fn parse_set(arg: &str) -> Result<(String, String), BadFlag> {
+    match arg.split_once('=') {
+        Some((k, v)) if find(k.trim()).is_some() && !v.trim().is_empty() => {
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        }
+        _ => Err(BadFlag {
+            flag: "set".into(),
+            value: arg.to_string(),
+            range: format!("KEY=VALUE with KEY one of {}", keys()),
+        }),
+    }
+}
+
+impl Opts {
+    /// These options with tunable `key` set to `value`, validated as the
+    /// flags are; the error names the flag and its range. An unknown key is
+    /// refused.
+    pub fn with_tunable(&self, key: &str, value: &str) -> Result<(Opts, Tunables), BadFlag> {
+        let t = find(key).ok_or_else(|| BadFlag {
+            flag: "set".into(),
+            value: key.to_string(),
+            range: format!("one of {}", keys()),
+        })?;
+        let bad = |range: String| BadFlag { flag: t.flag(), value: value.to_string(), range };
+        let v: u64 = value.parse().map_err(|_| bad("a whole number (see --help for the range)".into()))?;
+        let mut next = self.clone();
+        if !(t.set)(&mut next, v) {
+            return Err(bad(format!("at most {}", t.max.value(self))));
+        }
+        let tun = next.validate()?;
+        Ok((next, tun))
+    }
+
+    /// The current value of tunable `key`, in the flag's unit.
+    pub fn tunable(&self, key: &str) -> Option<u64> {
+        find(key).map(|t| t.value(self))
+    }
+}
+
+impl PartialEq for Tunables {
+    fn eq(&self, other: &Self) -> bool {
+        TUNABLES.iter().all(|t| (t.bpf_get)(self) == (t.bpf_get)(other))
+    }
+}
+
+impl Eq for Tunables {}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     /// The options a command line (without the program name) parses to.
-    pub(crate) fn parse(args: &[&str]) -> Opts {
+    fn parse(args: &[&str]) -> Opts {
         let mut argv = vec!["scx_fairrs"];
         argv.extend_from_slice(args);
         Opts::try_parse_from(argv).expect("parses")
@@ -428,24 +575,6 @@ pub(crate) mod tests {
         }
     }
 
-    /// Every flag a user can pass, from clap's own definition: (long, short).
-    fn visible_flags() -> Vec<(String, Option<char>)> {
-        let cmd = Opts::command();
-        let flags: Vec<_> = cmd
-            .get_arguments()
-            .filter(|a| !a.is_hide_set())
-            .map(|a| (a.get_long().expect("every flag has a long form").to_string(), a.get_short()))
-            .collect();
-        assert!(flags.len() >= 17, "{flags:?}");
-        flags
-    }
-
-    fn generated(what: Generate) -> String {
-        let mut out = Vec::new();
-        generate(what, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
     #[test]
     fn every_flag_sits_under_one_of_the_four_headings() {
         let cmd = Opts::command();
@@ -474,7 +603,7 @@ pub(crate) mod tests {
             assert!(a.get_value_names().is_some(), "--{long} names its value (the unit)");
             if long == "set" {
                 // KEY=VALUE: the keys are listed; each value has its flag's range.
-                assert!(tunables::TUNABLES.iter().all(|t| help.contains(t.key)), "{help}");
+                assert!(TUNABLES.iter().all(|t| help.contains(t.key)), "{help}");
                 continue;
             }
             assert!(help.contains("Range "), "--{long} help lacks its range: {help}");
@@ -482,59 +611,43 @@ pub(crate) mod tests {
         }
     }
 
+    /// The range a flag's help states, "Range LO..=HI": (LO, HI) as written.
+    fn stated_range(help: &str) -> Option<(String, String)> {
+        let range = help.split("Range ").nth(1)?.split_whitespace().next()?;
+        let (lo, hi) = range.trim_end_matches('.').split_once("..=")?;
+        Some((lo.to_string(), hi.to_string()))
+    }
+
     #[test]
-    fn completions_and_man_page_mention_every_flag() {
-        let flags = visible_flags();
-        for what in [Generate::Bash, Generate::Zsh, Generate::Fish, Generate::Man] {
-            let text = generated(what);
-            for (long, short) in &flags {
-                // How each format spells a flag: fish declares "-l NAME" /
-                // "-s C"; roff escapes every hyphen.
-                let (l, s) = match what {
-                    Generate::Fish => (format!("-l {long}"), short.map(|c| format!("-s {c}"))),
-                    Generate::Man => (
-                        format!("\\-\\-{}", long.replace('-', "\\-")),
-                        short.map(|c| format!("\\-{c}")),
-                    ),
-                    _ => (format!("--{long}"), short.map(|c| format!("-{c}"))),
-                };
-                assert!(text.contains(&l), "{what:?} output lacks {l}");
-                if let Some(s) = s {
-                    assert!(text.contains(&s), "{what:?} output lacks {s}");
-                }
+    fn each_help_range_is_the_table_bound_that_validation_enforces() {
+        let defaults = parse(&[]);
+        let mut stated = 0;
+        for a in Opts::command().get_arguments() {
+            let (id, long) = (a.get_id().as_str(), a.get_long().unwrap());
+            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(a.get_long_help().is_none(), "--{long}: a long help would not show the range");
+            let Some((lo, hi)) = stated_range(&help) else {
+                assert!(help_range(id).is_none(), "--{long} has a range its help does not state: {help}");
+                continue;
+            };
+            assert_eq!(help.matches("Range ").count(), 1, "--{long} states a range twice: {help}");
+            if let Some(t) = find(id) {
+                assert_eq!((lo.clone(), hi.clone()), (t.min.to_string(), t.max.to_string()), "--{long}");
             }
-            assert!(!text.contains("generate"), "{what:?} output offers the packaging hook");
+            // The stated bounds are where validation starts refusing this flag
+            // (a bound naming another tunable at that one's default).
+            let value = |b: &str| b.parse().ok().or_else(|| defaults.tunable(b)).unwrap_or_else(|| panic!("--{long}: {b}"));
+            let (lo, hi) = (value(&lo), value(&hi));
+            let refused = |v: u64| {
+                let opts = Opts::try_parse_from(["scx_fairrs", &format!("--{long}"), &v.to_string()]).unwrap();
+                opts.validate().is_err_and(|e| e.flag == long)
+            };
+            assert!(!refused(lo) && !refused(hi) && refused(hi + 1), "--{long}: help says {lo}..={hi}");
+            assert!(lo == 0 || refused(lo - 1), "--{long}: help says {lo}..={hi}");
+            stated += 1;
         }
-    }
-
-    #[test]
-    fn man_page_is_section_8_with_headings_and_exit_status() {
-        let man = generated(Generate::Man);
-        assert!(man.contains("\n.TH scx_fairrs 8 "), "{man}");
-        assert!(man.contains("\n.SH NAME\nscx_fairrs \\- the Completely Fair Scheduler"), "{man}");
-        for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "POLICY", "BALANCING", "STATS", "DIAGNOSTICS"] {
-            assert!(man.contains(&format!("\n.SH {section}\n")), "no {section} section");
-        }
-        for section in ["\"EXIT STATUS\"", "FILES", "\"SEE ALSO\""] {
-            assert!(man.contains(&format!("\n.SH {section}\n")), "no {section} section");
-        }
-        for code in ["0", "1", "2"] {
-            assert!(man.contains(&format!(".TP\n\\fB{code}\\fR\n")), "EXIT STATUS lacks {code}");
-        }
-        assert!(man.contains("[default: 6000]") && man.contains("Range 100..=1000000"));
-    }
-
-    #[test]
-    fn generate_is_recognised_only_as_the_first_argument() {
-        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(generate_request(&args(&["scx_fairrs", "--generate", "man"])).unwrap().unwrap(), Generate::Man);
-        assert_eq!(generate_request(&args(&["scx_fairrs", "--generate=zsh"])).unwrap().unwrap(), Generate::Zsh);
-        assert!(generate_request(&args(&["scx_fairrs", "--generate", "tcsh"])).unwrap().is_err());
-        assert!(generate_request(&args(&["scx_fairrs", "--generate"])).unwrap().is_err());
-        assert!(generate_request(&args(&["scx_fairrs"])).is_none());
-        assert!(generate_request(&args(&["scx_fairrs", "--stats", "1", "--generate", "man"])).is_none());
-        // ... where the scheduler's own parser refuses it.
-        assert!(Opts::try_parse_from(["scx_fairrs", "--stats", "1", "--generate", "man"]).is_err());
+        // Every tunable, --stats, --monitor, --top, --exit-dump-len.
+        assert_eq!(stated, TUNABLES.len() + 4);
     }
 
     /// The assignments of a defaults file, read with systemd's EnvironmentFile
@@ -608,5 +721,89 @@ pub(crate) mod tests {
     fn non_numbers_are_refused_by_the_parser() {
         assert!(Opts::try_parse_from(["scx_fairrs", "--sched-latency-us", "fast"]).is_err());
         assert!(Opts::try_parse_from(["scx_fairrs", "--min-granularity-us", "-5"]).is_err());
+    }
+
+
+    #[test]
+    fn every_tunable_is_a_flag_with_its_unit_and_reaches_bpf() {
+        let cmd = Opts::command();
+        let opts = parse(&[]);
+        let tun = opts.validate().unwrap();
+        for (i, t) in TUNABLES.iter().enumerate() {
+            let arg = cmd.get_arguments().find(|a| a.get_long() == Some(&t.flag()));
+            let arg = arg.unwrap_or_else(|| panic!("no flag --{}", t.flag()));
+            let unit = arg.get_value_names().unwrap()[0].to_string();
+            assert_eq!(unit, if t.unit == Unit::Micros { "US" } else { "PCT" }, "--{}", t.flag());
+            // Each tunable has its own BPF field, in the BPF unit.
+            assert_eq!((t.bpf_get)(&tun), t.value(&opts) * t.unit.scale(), "{}", t.key);
+            let mut other = tun;
+            (t.bpf_set)(&mut other, (t.bpf_get)(&tun) + 1);
+            for (j, u) in TUNABLES.iter().enumerate() {
+                assert_eq!((u.bpf_get)(&other) != (u.bpf_get)(&tun), i == j, "{} vs {}", t.key, u.key);
+            }
+            // A cross-checked bound names an earlier tunable.
+            for bound in [t.min, t.max] {
+                if let Flag(key) = bound {
+                    assert!(TUNABLES[..i].iter().any(|u| u.key == key), "{}: {key}", t.key);
+                }
+            }
+        }
+        assert_eq!(current(&opts).len(), TUNABLES.len());
+    }
+
+    #[test]
+    fn live_retuning_is_validated_like_the_flags() {
+        let opts = parse(&[]);
+        let (next, tun) = opts.with_tunable("sched_latency_us", "12000").unwrap();
+        assert_eq!(next.sched_latency_us, 12000);
+        assert_eq!(tun.sched_latency_ns, 12_000_000);
+        assert_eq!(next.tunable("sched_latency_us"), Some(12000));
+        // Below min_granularity (750): refused with the range, nothing changed.
+        let err = opts.with_tunable("sched_latency_us", "50").unwrap_err();
+        assert_eq!(err.to_string(), "invalid value 50 for --sched-latency-us: accepted range is 100..=1000000");
+        let err = opts.with_tunable("min_granularity_us", "7000").unwrap_err();
+        assert!(err.to_string().contains("100..=6000"), "{err}");
+        let err = opts.with_tunable("imbalance_pct", "99999999999").unwrap_err();
+        assert_eq!(err.flag, "imbalance-pct");
+        let err = opts.with_tunable("wakeup_granularity_us", "soon").unwrap_err();
+        assert!(err.to_string().contains("soon"), "{err}");
+        let err = opts.with_tunable("nr_cpus", "4").unwrap_err();
+        assert_eq!(err.flag, "set");
+        assert_eq!(opts.sched_latency_us, 6000);
+    }
+
+    #[test]
+    fn refusals_read_as_before() {
+        let opts = parse(&[]);
+        let err = opts.with_tunable("min_granularity_us", "7000").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value 7000 for --min-granularity-us: accepted range is 100..=6000 (at most --sched-latency-us)"
+        );
+        let err = opts.with_tunable("numa_imbalance_pct", "110").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value 110 for --numa-imbalance-pct: accepted range is 117..=400 (at least --imbalance-pct)"
+        );
+        let err = opts.with_tunable("numa_imbalance_pct", "99999999999").unwrap_err();
+        assert_eq!(err.to_string(), "invalid value 99999999999 for --numa-imbalance-pct: accepted range is at most 400");
+        let err = opts.with_tunable("latency", "5").unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "invalid value latency for --set: accepted range is one of sched_latency_us, min_granularity_us, \
+                 wakeup_granularity_us, migration_cost_us, imbalance_pct, numa_imbalance_pct, balance_interval_us"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn set_argument_syntax() {
+        assert_eq!(parse_set("sched_latency_us=12000").unwrap(), ("sched_latency_us".into(), "12000".into()));
+        for bad in ["sched_latency_us", "sched_latency_us=", "latency=5", "=5"] {
+            let err = parse_set(bad).unwrap_err();
+            assert_eq!(err.flag, "set", "{bad}");
+            assert!(err.to_string().contains("sched_latency_us"), "{err}");
+        }
     }
 }

@@ -15,6 +15,7 @@ mod bpf_skel;
 mod cgroups;
 mod cli;
 mod control;
+mod generate;
 #[cfg(test)]
 mod cfs;
 #[cfg(test)]
@@ -22,7 +23,6 @@ mod pelt;
 mod scheduler;
 mod stats;
 mod topology;
-mod tunables;
 
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
@@ -35,9 +35,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use log::info;
 
-use cli::{Opts, VERSION};
+use cli::{Opts, Tunables, VERSION};
 use scheduler::Scheduler;
-use tunables::Tunables;
 
 fn init_logging(verbose: bool) -> Result<()> {
     let level = if verbose { simplelog::LevelFilter::Debug } else { simplelog::LevelFilter::Info };
@@ -63,7 +62,7 @@ fn init_logging(verbose: bool) -> Result<()> {
 
 /// `--set`: retune the running instance over its control socket.
 fn set_running(arg: &str) -> Result<()> {
-    let (key, value) = tunables::parse_set(arg)?;
+    let (key, value) = cli::parse_set(arg)?;
     let result = control::set_remote(&key, &value)?;
     if result.applied == 0 {
         anyhow::bail!("the running scx_fairrs refused --set {key}={value}: {}", result.message);
@@ -173,12 +172,12 @@ fn bad_args(e: &clap::Error) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
-    if let Some(request) = cli::generate_request(&args) {
+    if let Some(request) = generate::generate_request(&args) {
         let what = match request {
             Ok(what) => what,
             Err(e) => return bad_args(&e),
         };
-        return match cli::generate(what, &mut std::io::stdout().lock()) {
+        return match generate::generate(what, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("scx_fairrs: writing the {what:?} output: {e}");

@@ -22,11 +22,10 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExit
 
 use crate::bpf_intf;
 use crate::bpf_skel::*;
-use crate::cli::Opts;
+use crate::cli::{self, Opts, Tunables};
 use crate::control::{self, Call, Request, Response};
 use crate::cgroups;
 use crate::stats::{self, CpuRaw, GroupRaw, Metrics, Raw, Report, TaskRaw};
-use crate::tunables::{self, Tunables};
 use crate::topology::{CpuList, CpuMap, POSSIBLE_CPUS};
 
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
@@ -133,22 +132,12 @@ impl<'a> Scheduler<'a> {
         rodata.groups_enabled = !opts.no_cgroup;
         rodata.autogroup_enabled = opts.autogroup;
         if !opts.no_cgroup {
-            // 6.12 to 6.14 warn about a scheduler that attaches without this
-            // flag ("does not implement cgroup cpu.weight"); later kernels
-            // dropped it and always deliver the weights.
+            // Where the kernel has the flag, it warns about a scheduler without it.
             skel.struct_ops.fairrs_ops_mut().flags |=
                 scx_utils::compat::read_enum("scx_ops_flags", "SCX_OPS_HAS_CGROUP_WEIGHT").unwrap_or(0);
         }
-        // Queued wakeups (ttwu_queue, Linux 6.15+): a wakee bound for an idle
-        // CPU is activated there, from its wake list, as CFS does, instead of
-        // by the waker through the remote run queue's lock and a resched IPI
-        // afterwards. The waker no longer runs ops.runnable and the direct
-        // dispatch of each wakee, and the idle CPU starts on its task without
-        // a second round trip (sched_wakeup to running: median 61 us without,
-        // 17 us with, on the schbench-like benchmark; docs/DESIGN.md).
-        // ops.enqueue and ops.runnable take no state from ops.select_cpu that
-        // they cannot do without (the kernel skips select_cpu when the wakee
-        // is still switching out).
+        // A wakee bound for an idle CPU is activated there, as CFS does (DESIGN.md,
+        // CPU selection); nothing relies on ops.select_cpu having run for it.
         skel.struct_ops.fairrs_ops_mut().flags |=
             scx_utils::compat::read_enum("scx_ops_flags", "SCX_OPS_ALLOW_QUEUED_WAKEUP").unwrap_or(0);
         let topo = CpuMap::read(nr_cpu_ids)?;
@@ -238,7 +227,7 @@ impl<'a> Scheduler<'a> {
                 .collect(),
             None => Vec::new(),
         };
-        let tunables = tunables::current(&self.opts);
+        let tunables = cli::current(&self.opts);
         let tasks = self.dump_tasks();
         let groups = self.groups();
         // This thread was running while it read the groups: its weight is in
@@ -265,6 +254,7 @@ impl<'a> Scheduler<'a> {
                 parent: g.parent,
                 path: String::new(),
                 cpu_weight: g.cpu_weight,
+                shares: g.shares,
                 nr_runnable: g.nr_runnable,
                 task_load: g.task_load,
                 child_shares: g.child_shares,
@@ -464,7 +454,7 @@ impl<'a> Scheduler<'a> {
 }
 
 /// How long releasing the struct_ops link may take before the daemon says so
-/// (and again every as long): a disable normally completes well under 1 s.
+/// (and again every as long): far longer than a disable takes.
 const DETACH_WARN: Duration = Duration::from_secs(5);
 
 /// The struct_ops link goes before the skeleton it refers to, whatever path

@@ -10,7 +10,7 @@
 //! CPU's queue, every task's dump record); `Metrics::between()` turns two of
 //! them into one interval's report. That is pure arithmetic, tested on the
 //! host. The same `Metrics` travel as JSON over the control socket
-//! (control.rs: `--monitor`, tools), so the in-process `--stats` and a monitor
+//! (control/: `--monitor`, tools), so the in-process `--stats` and a monitor
 //! print the same figures.
 //!
 //! Live fairness: tasks that were runnable for (nearly) the whole interval on
@@ -121,6 +121,8 @@ pub struct GroupRaw {
     pub parent: i32,
     pub path: String,
     pub cpu_weight: u32,
+    /// cpu.weight in load units (tg->shares).
+    pub shares: u32,
     pub nr_runnable: i64,
     pub task_load: i64,
     pub child_shares: i64,
@@ -151,6 +153,26 @@ fn queue_weight(t: &TaskRaw) -> u32 {
     }
 }
 
+// The BPF side's group rule (src/bpf/group_rule.bpf.h, built for the host by
+// group_host.c), so that the ideal shares follow what the scheduler does.
+extern "C" {
+    fn fairrs_group_contrib(nr_runnable: i64, shares: u32) -> i64;
+    fn fairrs_group_load(task_load: i64, child_shares: i64) -> i64;
+    #[cfg(test)]
+    fn fairrs_group_scale(w: u64, shares: u32, load: i64) -> u64;
+}
+
+// SAFETY (both): pure functions of their arguments.
+/// What a group adds to its parent's load as its count of runnable tasks stands.
+fn group_contrib(g: &GroupRaw) -> i64 {
+    unsafe { fairrs_group_contrib(g.nr_runnable, g.shares) }
+}
+
+/// A group's load: its own runnable tasks' weights and its children's contributions.
+fn group_load(g: &GroupRaw) -> i64 {
+    unsafe { fairrs_group_load(g.task_load, g.child_shares) }
+}
+
 /// The share of what the root's child groups receive that @g's place in the
 /// hierarchy gives it (contrib / parent's load, multiplied up to the root's
 /// children, which divide by the sum of their contributions: the BPF side
@@ -163,7 +185,7 @@ fn ideal_share(g: &GroupRaw, by_slot: &BTreeMap<i32, &GroupRaw>) -> f64 {
         let load = if parent.parent < 0 {
             by_slot.values().filter(|c| c.parent == parent.slot).map(|c| c.contrib).sum()
         } else {
-            parent.task_load + parent.child_shares
+            group_load(parent)
         };
         if cur.contrib <= 0 || load <= 0 {
             return 0.0;
@@ -184,17 +206,17 @@ fn without_reader(groups: &[GroupRaw], reader: Option<(i32, u32)>) -> Vec<GroupR
     gs[i].task_load -= weight as i64;
     for _ in 0..=bpf_intf::fairrs_consts_FAIRRS_MAX_GROUP_DEPTH {
         gs[i].nr_runnable -= 1;
-        let Some(p) = gs.iter().position(|g| g.slot == gs[i].parent && g.parent >= 0) else {
-            // A child of the root: its contribution is what ideal_share() sums.
-            if gs[i].nr_runnable <= 0 {
-                gs[i].contrib = 0;
+        // Its count left 1: its contribution is synced (group_task_account()).
+        let parent = gs.iter().position(|g| g.slot == gs[i].parent && g.parent >= 0);
+        if gs[i].nr_runnable <= 0 {
+            let want = group_contrib(&gs[i]);
+            // A child of the root adds to no parent: ideal_share() sums its contribution.
+            if let Some(p) = parent {
+                gs[p].child_shares += want - gs[i].contrib;
             }
-            break;
-        };
-        if gs[i].nr_runnable <= 0 && gs[i].contrib > 0 {
-            gs[p].child_shares -= gs[i].contrib;
-            gs[i].contrib = 0;
+            gs[i].contrib = want;
         }
+        let Some(p) = parent else { break };
         i = p;
     }
     gs
@@ -545,12 +567,67 @@ pub(crate) mod tests {
             parent,
             path: path.to_string(),
             cpu_weight: weight,
+            shares: weight * 1024 / 100,
             nr_runnable: nr,
             task_load: loads.0,
             child_shares: loads.1,
             contrib,
             runtime_ns: 0,
         }
+    }
+
+    /// A task's weight seen from the root, as group.bpf.h's group_task_weight()
+    /// walks it with the shared rule (fixed point here only for precision).
+    fn bpf_weight(w: u32, slot: i32, by_slot: &BTreeMap<i32, &GroupRaw>) -> f64 {
+        const FRAC: u32 = 20;
+        let mut w = u64::from(w) << FRAC;
+        let mut g = by_slot.get(&slot).filter(|g| g.parent >= 0);
+        while let Some(cur) = g {
+            // SAFETY: a pure function of its arguments.
+            w = unsafe { fairrs_group_scale(w, cur.shares, group_load(cur)) };
+            g = by_slot.get(&cur.parent).filter(|g| g.parent >= 0);
+        }
+        w as f64 / (1u64 << FRAC) as f64
+    }
+
+    #[test]
+    fn ideal_shares_are_what_the_bpf_weights_give_each_group() {
+        // (slot, parent, cpu.weight): the root > A, B; A > C, D (D idle).
+        let tree = [(0, -1, 100), (1, 0, 100), (2, 0, 200), (3, 1, 50), (4, 1, 300)];
+        // Runnable tasks: (slot, weight); the root cgroup's own is in no share.
+        let tasks = [(1, 1024), (1, 2048), (2, 335), (2, 1024), (2, 1024), (3, 1024), (0, 1024)];
+        let ancestors = |mut slot: i32| {
+            std::iter::from_fn(move || {
+                let at = (slot >= 0).then_some(slot)?;
+                slot = tree[at as usize].1;
+                Some(at)
+            })
+        };
+        // The groups as the BPF accounting leaves them (the root keeps no counts).
+        let mut gs: Vec<GroupRaw> = tree.iter().map(|&(s, p, w)| group(s, p, "", w, 0, 0, (0, 0))).collect();
+        for (slot, w) in tasks.into_iter().filter(|(s, _)| *s > 0) {
+            gs[slot as usize].task_load += w;
+            ancestors(slot).filter(|s| *s > 0).for_each(|s| gs[s as usize].nr_runnable += 1);
+        }
+        for i in 1..gs.len() {
+            gs[i].contrib = group_contrib(&gs[i]);
+            if gs[i].parent > 0 {
+                let p = gs[i].parent as usize;
+                gs[p].child_shares += gs[i].contrib;
+            }
+        }
+        let by_slot: BTreeMap<i32, &GroupRaw> = gs.iter().map(|g| (g.slot, g)).collect();
+        // What the scheduler gives a group's subtree, of what the root's children get.
+        let weight_in = |slot: i32| -> f64 {
+            tasks.iter().filter(|(s, _)| ancestors(*s).any(|a| a == slot)).map(|&(s, w)| bpf_weight(w as u32, s, &by_slot)).sum()
+        };
+        let total = weight_in(1) + weight_in(2);
+        for g in &gs[1..] {
+            let (ideal, bpf) = (ideal_share(g, &by_slot), weight_in(g.slot) / total);
+            assert!((ideal - bpf).abs() < 1e-6, "slot {}: ideal {ideal}, BPF weights {bpf}", g.slot);
+        }
+        assert!((ideal_share(&gs[3], &by_slot) - 512.0 / 3584.0 / 3.0).abs() < 1e-9);
+        assert_eq!(ideal_share(&gs[4], &by_slot), 0.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! into temporary directories, the exact file list, the unit's paths, and
 //! `systemd-analyze verify` on the installed unit. Nothing is started or
 //! enabled. Which flags the completions and the man page mention is checked
-//! against clap's definitions in src/cli.rs's unit tests; here, that the
+//! against clap's definitions in src/generate.rs's unit tests; here, that the
 //! installed files are exactly what the binary generates.
 
 use std::collections::BTreeSet;

@@ -61,6 +61,7 @@
 
 #include "fairrs.bpf.h"
 #include "cfs.bpf.h"
+#include "group_rule.bpf.h"
 #include "stats.bpf.h"
 #include "vtime.bpf.h"
 
@@ -90,11 +91,6 @@ struct {
 /* Fixed-point fraction bits of the weight product in group_task_weight(). */
 #define GROUP_FRAC_SHIFT	16
 
-/*
- * An autogroup's slot is keyed by its id with the top bit set (cgroup ids are
- * inode numbers and never have it), so the daemon tells them apart.
- */
-#define GROUP_AUTOGROUP_KEY	(1ULL << 63)
 /* A session idle this long gives its slot back. */
 #define GROUP_AUTOGROUP_IDLE_NS	(10ULL * 1000 * 1000 * 1000)
 /* nr_runnable of a slot being freed: far below anything a count reaches. */
@@ -174,7 +170,7 @@ static __always_inline s32 group_slot_of(struct cgroup *cgrp)
 /* What @g should add to its parent's child_shares as it stands. */
 static __always_inline s64 group_contrib_now(const struct fairrs_group *g)
 {
-	return READ_ONCE(g->nr_runnable) > 0 ? (s64)READ_ONCE(g->shares) : 0;
+	return group_rule_contrib(READ_ONCE(g->nr_runnable), READ_ONCE(g->shares));
 }
 
 /* Passes group_sync_contrib() makes at most while its state keeps moving. */
@@ -327,9 +323,8 @@ static __always_inline u32 group_task_weight(const struct task_ctx *tctx)
 
 		if (g->parent < 0)
 			break;
-		load = READ_ONCE(g->task_load) + READ_ONCE(g->child_shares);
-		if (load > 0)
-			w = w * READ_ONCE(g->shares) / (u64)load;
+		load = group_rule_load(READ_ONCE(g->task_load), READ_ONCE(g->child_shares));
+		w = group_rule_scale(w, READ_ONCE(g->shares), load);
 		g = group_of(g->parent);
 	}
 	w >>= GROUP_FRAC_SHIFT;

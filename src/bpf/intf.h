@@ -38,6 +38,12 @@ enum fairrs_consts {
 };
 
 /*
+ * An autogroup's group key (--autogroup, struct fairrs_group.cgid): its id
+ * with the top bit set, which cgroup ids (inode numbers) never have.
+ */
+#define GROUP_AUTOGROUP_KEY	(1ULL << 63)
+
+/*
  * The tunables that may change while the scheduler runs (--set): a writable
  * global in .data that the daemon updates in place, each field validated by
  * the daemon first. Nanoseconds unless named otherwise.
