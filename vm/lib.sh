@@ -11,7 +11,7 @@ count_option() {
     exit 2
 }
 
-CACHE_DIR="${SCX_FAIRRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_fairrs}"
+. vm/env.sh  # CACHE_DIR
 # The peers: schedulers of the scx project from the crate registry, pinned;
 # each is built once into $CACHE_DIR/peers/NAME-VERSION/bin.
 PEERS=(scx_bpfland@1.1.4 scx_flash@1.1.4)
