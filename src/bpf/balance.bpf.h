@@ -69,16 +69,6 @@ static __always_inline u32 topo_distance(s32 a, s32 b)
 }
 
 /*
- * Pick the CPU for a waking @p. Returns the CPU and sets *@is_idle when that
- * CPU was idle and has been claimed for @p.
- */
-static __always_inline s32 balance_select_cpu(struct task_struct *p, s32 prev_cpu,
-					      u64 wake_flags, bool *is_idle)
-{
-	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, is_idle);
-}
-
-/*
  * @p was queued on @cpu. If @cpu is idle, wake it; otherwise, if another CPU
  * that @p may run on is idle, wake that one so it pulls @p (or another waiting
  * task) instead of idling while work waits. A task preempted or out of slice

@@ -105,7 +105,7 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 	if (tctx)
 		tctx->wake_sync = wake_flags & SCX_WAKE_SYNC;
 
-	cpu = balance_select_cpu(p, prev_cpu, wake_flags, &is_idle);
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tun.sched_latency_ns, 0);
 		stat_inc(FAIRRS_STAT_WAKE_IDLE);

@@ -105,7 +105,7 @@ static __always_inline u64 curr_vruntime_now(const struct fairrs_cpu_ctx *cctx)
 
 	if ((s64)ran < 0)
 		ran = 0;
-	return cctx->curr_vruntime + vtime_scale(ran, cctx->curr_weight);
+	return cctx->curr_vruntime + cfs_scale(ran, cctx->curr_weight);
 }
 
 /*

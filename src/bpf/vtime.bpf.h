@@ -18,12 +18,6 @@
 #include "load.bpf.h"
 #include "stats.bpf.h"
 
-/* Wrap-safe vruntime ordering, as the kernel's entity_before(). */
-static __always_inline bool vtime_before(u64 a, u64 b)
-{
-	return cfs_before(a, b);
-}
-
 /*
  * The CFS load weight of @p: from its nice level (static_prio), not from
  * p->scx.weight, which is rounded to the cgroup scale and loses the ratios
@@ -33,12 +27,6 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 static __always_inline u32 vtime_task_weight(const struct task_struct *p)
 {
 	return cfs_weight(p->static_prio - DEFAULT_PRIO, p->policy == SCHED_IDLE_POLICY);
-}
-
-/* calc_delta_fair(): @delta ns of runtime in vruntime units for @weight. */
-static __always_inline u64 vtime_scale(u64 delta, u32 weight)
-{
-	return cfs_scale(delta, weight);
 }
 
 /*
@@ -55,7 +43,7 @@ static __always_inline u64 vtime_charge(struct task_struct *p, struct task_ctx *
 	tctx->exec_charged = now_exec;
 	if ((s64)delta <= 0)
 		return 0;
-	tctx->vruntime += vtime_scale(delta, tctx->weight);
+	tctx->vruntime += cfs_scale(delta, tctx->weight);
 	return delta;
 }
 
@@ -153,7 +141,7 @@ static __always_inline bool vtime_keep_prev(struct task_struct *prev, s32 cpu,
 		return false;
 	yielded = tctx->yielded;
 	tctx->yielded = false;
-	if (head && (vtime_before(head->scx.dsq_vtime, tctx->vruntime) ||
+	if (head && (cfs_before(head->scx.dsq_vtime, tctx->vruntime) ||
 		     (yielded && cfs_yield_skips(tctx->vruntime, tctx->weight, head->scx.dsq_vtime,
 						 READ_ONCE(tun.wakeup_granularity_ns)))))
 		return false;
@@ -255,7 +243,7 @@ static __always_inline void vtime_guard_lag(struct task_ctx *tctx,
 {
 	u64 limit = cfs_lag_limit(cctx->min_vruntime, cctx->load_weight, starvation_guard_ns);
 
-	if (vtime_before(limit, tctx->vruntime)) {
+	if (cfs_before(limit, tctx->vruntime)) {
 		tctx->vruntime = limit;
 		stat_inc(FAIRRS_STAT_LAG_CLAMP);
 	}
