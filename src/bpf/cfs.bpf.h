@@ -9,7 +9,7 @@
  * inlines it and the host builds it as it is (cfs_host.c) for the unit tests
  * in src/cfs.rs, which check it against values worked out from the kernel's
  * formulas. The headers that know tasks and queues (vtime.bpf.h,
- * placement.bpf.h) feed it their fields.
+ * placement.bpf.h, preempt.bpf.h) feed it their fields.
  */
 #ifndef __FAIRRS_CFS_BPF_H
 #define __FAIRRS_CFS_BPF_H

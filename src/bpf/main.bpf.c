@@ -8,9 +8,9 @@
  * from its weight and the queue's load, and is charged vruntime in proportion
  * to its runtime divided by its weight. The arithmetic (slices, keeping the
  * CPU, reweighting) lives in vtime.bpf.h, cgroup weights in group.bpf.h,
- * wakeup placement, preemption and what it knows of the running task in
- * placement.bpf.h, CPU selection and pulling in balance.bpf.h, the load
- * signals in load.bpf.h; this file only wires them to the callbacks.
+ * wakeup placement in placement.bpf.h, preemption and what it knows of the
+ * running task in preempt.bpf.h, CPU selection and pulling in balance.bpf.h,
+ * the load signals in load.bpf.h; this file only wires them to the callbacks.
  *
  * Callbacks appear in the order a task meets them: init_task, enable,
  * select_cpu, runnable, enqueue, dispatch, running, tick, stopping, quiescent,
@@ -36,6 +36,7 @@
 #include "vtime.bpf.h"
 #include "group.bpf.h"
 #include "placement.bpf.h"
+#include "preempt.bpf.h"
 #include "balance.bpf.h"
 #include "dump.bpf.h"
 
@@ -189,7 +190,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 
 	/* A new task's first enqueue is not a wakeup to the kernel, but CFS checks it too. */
 	preempt = ((enq_flags & SCX_ENQ_WAKEUP) || tctx->forked) &&
-		  placement_wakeup_preempts(p, tctx, cpu);
+		  preempt_wakeup(p, tctx, cpu);
 	tctx->forked = false;
 	tctx->wake_sync = false;
 	if (preempt) {
@@ -305,8 +306,8 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	load_cpuperf_update(cpu, cctx);
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime, true);
 	curr_update(tctx, cctx);
-	vtime_check_preempt_tick(p, tctx, cpu, cctx);
-	placement_tick_preempt(p, cpu, cctx);
+	preempt_tick(p, tctx, cpu, cctx);
+	preempt_tick_deferred(p, cpu, cctx);
 }
 
 /* @p stops running (slice used up, preempted, or going to sleep). */

@@ -102,28 +102,6 @@ static __always_inline u64 vtime_grant_slice(struct task_struct *p, struct task_
 }
 
 /*
- * check_preempt_tick() (Linux v6.5 kernel/sched/fair.c), at each tick of
- * running @p: its slice ends when it has run longer than its ideal slice as
- * the queue stands now (tasks that arrived since it was granted shrink it), or,
- * once it has run min_granularity, when its vruntime leads the leftmost
- * waiting task's by more than that slice. Ending the slice (slice 0) makes
- * the kernel reschedule; ops.dispatch then picks by vruntime, so @p runs on
- * if it is still the furthest behind (vtime_keep_prev()).
- */
-static __always_inline void vtime_check_preempt_tick(struct task_struct *p, const struct task_ctx *tctx,
-						     s32 cpu, const struct fairrs_cpu_ctx *cctx)
-{
-	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
-
-	if (cfs_tick_preempts(p->se.sum_exec_runtime - tctx->slice_exec_start,
-			      vtime_ideal_runtime(tctx->weight, cctx), READ_ONCE(tun.min_granularity_ns),
-			      tctx->vruntime, head != NULL, head ? head->scx.dsq_vtime : 0)) {
-		scx_bpf_task_set_slice(p, 0);
-		stat_inc(FAIRRS_STAT_TICK_PREEMPT);
-	}
-}
-
-/*
  * pick_next_entity() for the task that just ran: @prev, still runnable, keeps
  * @cpu when no task queued there is further behind it, with a fresh slice (the
  * kernel runs it on). A task that yielded is the skip buddy, once: it gives
