@@ -3,8 +3,8 @@
  * State shared by every part of the scheduler: the tunables the daemon sets,
  * the per-task and per-CPU contexts, and the small helpers to reach them.
  *
- * The concept headers (vtime, group, placement, balance, load, stats, kick, dump)
- * include this one; main.bpf.c includes them all and holds only the callbacks
+ * The concept headers (vtime, group, placement, preempt, wake, pull, periodic,
+ * active, balance, load, stats, kick, dump) include this one; main.bpf.c includes them all and holds only the callbacks
  * (see its header for the single-translation-unit rule).
  */
 #ifndef __FAIRRS_BPF_H
@@ -188,6 +188,16 @@ static __always_inline u32 topo_llc(s32 cpu)
 static __always_inline u32 topo_node(s32 cpu)
 {
 	return cpu_node[cpu & (FAIRRS_MAX_CPUS - 1)];
+}
+
+/* Topological distance: 0 same LLC, 1 same NUMA node, 2 another node. */
+#define TOPO_DISTANCES	3
+
+static __always_inline u32 topo_distance(s32 a, s32 b)
+{
+	if (topo_llc(a) == topo_llc(b))
+		return 0;
+	return topo_node(a) == topo_node(b) ? 1 : 2;
 }
 
 #endif /* __FAIRRS_BPF_H */

@@ -9,7 +9,8 @@
  * to its runtime divided by its weight. The arithmetic (slices, keeping the
  * CPU, reweighting) lives in vtime.bpf.h, cgroup weights in group.bpf.h,
  * wakeup placement in placement.bpf.h, preemption and what it knows of the
- * running task in preempt.bpf.h, CPU selection and pulling in balance.bpf.h,
+ * running task in preempt.bpf.h, CPU selection and balancing in wake.bpf.h,
+ * pull.bpf.h, periodic.bpf.h, active.bpf.h and balance.bpf.h (the timer),
  * the load signals in load.bpf.h; this file only wires them to the callbacks.
  *
  * Callbacks appear in the order a task meets them: init_task, enable,
@@ -24,9 +25,9 @@
  * intf_host.c) takes intf.h, pelt.bpf.h and cfs.bpf.h. A map or global is
  * defined only in the header that owns its concept (tunables, topology and
  * contexts in fairrs.bpf.h, the counters in stats.bpf.h, the balancer's round
- * and timer in balance.bpf.h; uei here); the others only use it. The maths
- * headers pelt.bpf.h and cfs.bpf.h use no kernel type or helper, so they
- * build on the host for the tests.
+ * in periodic.bpf.h and its timer in balance.bpf.h; uei here); the others
+ * only use it. The maths headers pelt.bpf.h and cfs.bpf.h use no kernel type
+ * or helper, so they build on the host for the tests.
  */
 #include "fairrs.bpf.h"
 #include "cfs.bpf.h"
@@ -37,6 +38,10 @@
 #include "group.bpf.h"
 #include "placement.bpf.h"
 #include "preempt.bpf.h"
+#include "wake.bpf.h"
+#include "pull.bpf.h"
+#include "periodic.bpf.h"
+#include "active.bpf.h"
 #include "balance.bpf.h"
 #include "dump.bpf.h"
 
@@ -276,8 +281,7 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime, true);
 	vtime_grant_slice(p, tctx, cctx);
 	curr_start(p, tctx, cctx);
-	/* A new task here: active balancing may consider it afresh. */
-	cctx->push_dst = -1;
+	balance_active_rearm(cctx);
 	/* Not woken through ops.select_cpu next time (pinned): not a sync wakeup. */
 	tctx->wake_sync = false;
 	/* Dispatched straight to an idle CPU, it never met ops.enqueue's check. */
@@ -436,9 +440,7 @@ void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
 
 	if (cctx) {
 		cctx->online = 0;
-		cctx->pull_src = -1;
-		cctx->push_dst = -1;
-		cctx->push_to = -1;
+		balance_cpu_reset(cctx);
 	}
 	balance_rescue_offline(cpu);
 }
@@ -462,9 +464,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_init)
 			return -EINVAL;
 		}
 		cctx->min_vruntime = VTIME_BASE;
-		cctx->pull_src = -1;
-		cctx->push_dst = -1;
-		cctx->push_to = -1;
+		balance_cpu_reset(cctx);
 		/* sched_ext starts every CPU at the maximum (load_cpuperf_update()). */
 		cctx->perf_target = SCX_CPUPERF_ONE;
 		cctx->online = bpf_cpumask_test_cpu(cpu, online);
