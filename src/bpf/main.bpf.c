@@ -22,15 +22,17 @@
  * concept header, and each header includes (behind its include guard) the
  * headers it uses, so each is compiled exactly once, here; no other file
  * includes them, except that the host build (pelt_host.c, cfs_host.c,
- * intf_host.c) takes intf.h, pelt.bpf.h and cfs.bpf.h. A map or global is
- * defined only in the header that owns its concept (tunables, topology and
- * contexts in fairrs.bpf.h, the counters in stats.bpf.h, the balancer's round
- * in periodic.bpf.h and its timer in balance.bpf.h; uei here); the others
- * only use it. The maths headers pelt.bpf.h and cfs.bpf.h use no kernel type
- * or helper, so they build on the host for the tests.
+ * share_host.c, intf_host.c) takes intf.h, pelt.bpf.h, cfs.bpf.h and
+ * share.bpf.h. A map or global is defined only in the header that owns its
+ * concept (tunables, topology and contexts in fairrs.bpf.h, the counters in
+ * stats.bpf.h, the balancer's round in periodic.bpf.h and its timer in
+ * balance.bpf.h; uei here); the others only use it. The maths headers
+ * pelt.bpf.h, cfs.bpf.h and share.bpf.h use no kernel type or helper, so they
+ * build on the host for the tests.
  */
 #include "fairrs.bpf.h"
 #include "cfs.bpf.h"
+#include "share.bpf.h"
 #include "stats.bpf.h"
 #include "kick.bpf.h"
 #include "load.bpf.h"

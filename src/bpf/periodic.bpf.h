@@ -19,6 +19,7 @@
 #define __FAIRRS_PERIODIC_BPF_H
 
 #include "fairrs.bpf.h"
+#include "share.bpf.h"
 #include "pull.bpf.h"
 #include "stats.bpf.h"
 #include "kick.bpf.h"
@@ -27,10 +28,10 @@
 u64 lb_round = 1;
 /*
  * Consecutive rounds that found an imbalance but no task light enough to
- * move (CFS's sd->nr_balance_failed), capped; see balance_max_load().
+ * move (CFS's sd->nr_balance_failed), capped at BALANCE_MAX_FAILED; see
+ * share_max_load().
  */
 u32 lb_failed;
-#define BALANCE_MAX_FAILED	4
 
 /* A queue's load as the balancer sees it: its PELT runnable load. */
 static __always_inline u64 balance_load(const struct fairrs_cpu_ctx *cctx)
@@ -50,42 +51,34 @@ static __always_inline u64 balance_gap(const struct fairrs_cpu_ctx *sctx,
 }
 
 /*
- * The heaviest task one move from @src to @dst may carry: half their load gap,
- * so that the move narrows the gap instead of swapping it. After @failed
- * rounds in which no task was that light, the bound doubles per round, as
- * CFS's detach_tasks() compares shr_bound(load, nr_balance_failed) with the
- * imbalance (Linux v6.5 kernel/sched/fair.c): two nice-0 tasks on one CPU and
- * two nice-5 on another are stuck under the half-gap rule, and a swap needs a
- * heavier task to move first. It never exceeds the gap less the imbalance
- * threshold, so the move still shrinks the gap by a real margin: equal tasks
- * (one CPU with two of them, the others with one) never ping-pong.
+ * The heaviest task one move from @src to @dst may carry after @failed
+ * rounds: half their load gap, relaxed per failed round (share_max_load()).
  */
 static __always_inline u64 balance_max_load(const struct fairrs_cpu_ctx *sctx,
 					    const struct fairrs_cpu_ctx *dctx, u32 failed)
 {
-	u64 gap = balance_gap(sctx, dctx), cap;
+	u64 gap = balance_gap(sctx, dctx);
 
+	/* No gap: nothing may move, and the tunable is not read. */
 	if (!gap)
 		return 0;
-	cap = gap * 100 / READ_ONCE(tun.imbalance_pct);
-	failed = failed < BALANCE_MAX_FAILED ? failed : BALANCE_MAX_FAILED;
-	gap = (gap / 2) << failed;
-	return gap < cap || !failed ? gap : cap;
+	return share_max_load(gap, READ_ONCE(tun.imbalance_pct), failed);
 }
 
 /*
  * The first move of a swap, for a pair whose gap no single move can narrow
- * within balance_max_load(): @src holds only tasks too heavy for it (two
+ * within share_max_load(): @src holds only tasks too heavy for it (two
  * nice-0 tasks, 2048), @dst only light ones (three nice-5 tasks, 1005), and
  * the CPUs in between are even. CFS gets out of this because its relaxed
  * bound (shr_bound(load, nr_balance_failed), Linux v6.5
  * kernel/sched/fair.c detach_tasks()) has no cap; it then also moves equal
  * tasks back and forth for ever (5 hogs on 4 CPUs). Here a heavy task may
  * move when the move still lowers the pair's larger load, by at least 1/64
- * of the gap (balance_swap_max_load()), and @dst then holds a task light
+ * of the gap (share_swap_max_load()), and @dst then holds a task light
  * enough to go the other way at once: one at most half the new gap,
- * 2 * load - gap. So the swap completes in the next rounds, each move lowers
- * the sum of squared loads, and a lone task is never moved onto a lone task.
+ * 2 * load - gap (share_swap_min_load()). So the swap completes in the next
+ * rounds, each move lowers the sum of squared loads, and a lone task is never
+ * moved onto a lone task.
  *
  * Returns the least load a task must carry for that, or 0 when nothing waits
  * in @dst's queue (whatever runs there cannot be moved by the balancer). A
@@ -106,14 +99,7 @@ __noinline u64 balance_swap_min_load(s32 dst, u64 gap)
 	bpf_rcu_read_unlock();
 	if (lightest < 0)
 		return 0;
-	/* load > lightest + gap / 2, i.e. lightest < (2 * load - gap) / 2 */
-	return lightest + gap / 2 + 1;
-}
-
-/* The heaviest task the first move of a swap may carry: just under the @gap. */
-static __always_inline u64 balance_swap_max_load(u64 gap)
-{
-	return gap - gap / 64;
+	return share_swap_min_load(lightest, gap);
 }
 
 /*
@@ -172,7 +158,7 @@ static __always_inline bool balance_serve_request(s32 dst, struct fairrs_cpu_ctx
 	sctx = cpu_ctx(src);
 	if (!sctx || src == dst)
 		return false;
-	max_load = swap_min ? balance_swap_max_load(balance_gap(sctx, dctx)) :
+	max_load = swap_min ? share_swap_max_load(balance_gap(sctx, dctx)) :
 			      balance_max_load(sctx, dctx, failed);
 	if (!max_load && !urgent)
 		return false;
@@ -427,7 +413,7 @@ static __always_inline void balance_periodic(void)
 		if (urgent)
 			return;
 		gap = balance_gap(sctx, dctx);
-		max_load = balance_swap_max_load(gap);
+		max_load = share_swap_max_load(gap);
 		if (gap)
 			swap_min = balance_swap_min_load(dst, gap);
 		if (!swap_min || !balance_find_task(src, dst, swap_min, max_load, 0))
