@@ -117,8 +117,10 @@ static __always_inline void balance_active(void)
 		return;
 	lb_active_seen = 0;
 	sctx = cpu_ctx(src);
-	if (!sctx)
+	if (!sctx) {
+		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", src);
 		return;
+	}
 	sctx->push_dst = lb_active_dst;
 	kick_cpu(src, SCX_KICK_PREEMPT);
 }

@@ -147,9 +147,10 @@ static __always_inline struct fairrs_cpu_ctx *cpu_ctx(s32 cpu)
 }
 
 /*
- * The contexts a callback about @p works with: @p's own and that of the CPU
- * it is on. Returns that CPU, or -1 when a context is missing (which only
- * happens for a task that init_task never saw).
+ * The contexts a callback about @p, one of our tasks, works with: @p's own and
+ * that of the CPU it is on. Returns that CPU, or -1 when a context is missing:
+ * a bug, as ops.init_task created @p's and every CPU has one (ops.init checks
+ * nr_cpu_ids), so the scheduler stops with an error.
  */
 static __always_inline s32 task_cpu_ctxs(const struct task_struct *p,
 					 struct task_ctx **tctx,
@@ -159,7 +160,10 @@ static __always_inline s32 task_cpu_ctxs(const struct task_struct *p,
 
 	*tctx = task_ctx(p);
 	*cctx = cpu_ctx(cpu);
-	return *tctx && *cctx ? cpu : -1;
+	if (*tctx && *cctx)
+		return cpu;
+	scx_bpf_error("task_ctx or cpu_ctx lookup failed (pid %d, CPU %d)", p->pid, cpu);
+	return -1;
 }
 
 /* Each CPU's vruntime-ordered queue is the user DSQ whose id is the CPU id. */

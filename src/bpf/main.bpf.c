@@ -89,8 +89,10 @@ void BPF_STRUCT_OPS(fairrs_enable, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
-	if (!tctx)
+	if (!tctx) {
+		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
 		return;
+	}
 	tctx->rejoined = !tctx->is_new;
 	tctx->task_weight = vtime_task_weight(p);
 	/* Its groups' share is applied when it becomes runnable. */
@@ -112,6 +114,8 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 
 	if (tctx)
 		tctx->wake_sync = wake_flags & SCX_WAKE_SYNC;
+	else
+		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
@@ -173,7 +177,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 
 	cpu = task_cpu_ctxs(p, &tctx, &cctx);
 	if (cpu < 0) {
-		/* No context (cannot happen after init_task): keep it runnable. */
+		/* No context (an error: the scheduler stops): keep it runnable meanwhile. */
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, tun.min_granularity_ns, enq_flags);
 		return;
 	}
@@ -225,8 +229,10 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
-	if (!cctx)
+	if (!cctx) {
+		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", cpu);
 		return;
+	}
 
 	if (balance_serve_request(cpu, cctx) || vtime_serve_starving(cpu, cctx))
 		return;
@@ -252,6 +258,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 
 		if (ptctx)
 			vtime_grant_slice(prev, ptctx, cctx);
+		else
+			scx_bpf_error("task_ctx lookup failed (pid %d)", prev->pid);
 		return;
 	}
 
@@ -342,7 +350,11 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
-	if (!tctx || !tctx->on_queue)
+	if (!tctx) {
+		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
+		return;
+	}
+	if (!tctx->on_queue)
 		return;
 	load_task_update(tctx);
 	tctx->runnable_ns += load_now() - tctx->runnable_since;
@@ -362,8 +374,10 @@ void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
-	if (!tctx)
+	if (!tctx) {
+		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
 		return;
+	}
 	tctx->task_weight = vtime_task_weight(p);
 	group_task_reweight(tctx);
 	vtime_reweight(tctx, group_task_weight(tctx));
@@ -381,6 +395,8 @@ bool BPF_STRUCT_OPS(fairrs_yield, struct task_struct *from, struct task_struct *
 	if (tctx) {
 		group_charge(tctx, vtime_charge(from, tctx));
 		tctx->yielded = true;
+	} else {
+		scx_bpf_error("task_ctx lookup failed (pid %d)", from->pid);
 	}
 	scx_bpf_task_set_slice(from, 0);
 	return false;
@@ -434,6 +450,8 @@ void BPF_STRUCT_OPS(fairrs_cpu_online, s32 cpu)
 
 	if (cctx)
 		cctx->online = 1;
+	else
+		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", cpu);
 }
 
 void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
@@ -443,6 +461,8 @@ void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
 	if (cctx) {
 		cctx->online = 0;
 		balance_cpu_reset(cctx);
+	} else {
+		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", cpu);
 	}
 	balance_rescue_offline(cpu);
 }
