@@ -43,12 +43,11 @@ static __always_inline void balance_cpu_reset(struct fairrs_cpu_ctx *cctx)
  * again: whatever waits in its queue moves to the global DSQ, which every CPU
  * a task may run on consumes, offline or not. Per-CPU kthreads of the dying
  * CPU (ksoftirqd, parked by the hotplug code) must still run there, and the
- * dying CPU does consume the global DSQ. 6.12.117 and 7.x do this themselves
- * (rq_offline_scx() re-enqueues such tasks onto the local DSQ before calling
- * us, and then this queue is empty); 6.16.12 and 6.18.15 do not (the
- * offline_rescue counter moves there, never on 6.12 or 7.3): ksoftirqd/1 was left
- * in a dying CPU's queue until the watchdog ejected the scheduler ("runnable
- * task stall") while the CPU's offlining waited for it to park.
+ * dying CPU does consume the global DSQ. Some kernels re-enqueue such tasks
+ * onto the local DSQ themselves (rq_offline_scx(), before calling us: this
+ * queue is then empty); on the others a task left here stalls the CPU's
+ * offlining until the watchdog ejects the scheduler (which kernels:
+ * docs/DESIGN.md, "CPU hotplug").
  */
 static __always_inline void balance_rescue_offline(s32 cpu)
 {

@@ -141,8 +141,7 @@ static __always_inline int cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_
 
 /*
  * check_preempt_tick()'s ideal_runtime: the task's @slice, capped at
- * sched_latency, as many light tasks can stretch the period far past it
- * (2 nice-0 and 30 SCHED_IDLE tasks give 11.5 ms at the default tunables).
+ * sched_latency, as many light tasks can stretch the period far past it.
  * Both the slice granted and the tick's test use it.
  */
 static __always_inline u64 cfs_ideal_runtime(u64 slice, u64 latency)

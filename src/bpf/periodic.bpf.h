@@ -218,8 +218,8 @@ static __always_inline bool cpu_taken(s32 cpu, const struct fairrs_cpu_ctx *cctx
  * The choice balance_find_src() and balance_find_dst() are making, kept in
  * global data rather than in registers: the verifier then does not carry each
  * candidate's figures from one loop iteration to the next as distinct states
- * (with them in registers, 6.12 ran out of its million-instruction budget).
- * One balancing timer, so one round at a time uses it.
+ * (its budget: docs/DESIGN.md, "Verifier"). One balancing timer, so one round
+ * at a time uses it.
  */
 struct balance_pick {
 	u64	score;		/* the source's load, or the destination's margin */
@@ -258,8 +258,8 @@ u64 lb_pinned[FAIRRS_MAX_CPUS];
  *
  * This and balance_find_dst() are global functions: the verifier checks each
  * once, on its own, instead of once per path through the balancer that calls
- * them (inlined, 6.12's verifier ran out of its million-instruction budget).
- * Hence scalar arguments only, and the idle mask taken here.
+ * them (its budget: docs/DESIGN.md, "Verifier"). Hence scalar arguments only,
+ * and the idle mask taken here.
  */
 __noinline s32 balance_find_src(u64 now)
 {

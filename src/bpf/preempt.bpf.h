@@ -77,18 +77,18 @@ static __always_inline bool preempt_ahead_of_curr(u64 vruntime, u32 weight,
 /*
  * Should the woken @p preempt the task running on @cpu now? Any wakee but a
  * SCHED_IDLE one preempts a SCHED_IDLE task; otherwise SCHED_BATCH and
- * SCHED_IDLE wakees never preempt (check_preempt_wakeup()'s order).
- * Otherwise CFS's rule above, with one difference (--wakeup-protect-us,
- * default min_granularity; 0 is CFS exactly): for a synchronous wakeup (the
- * waker is about to sleep: pipes, sockets, SCX_WAKE_SYNC) a task that has
- * run less than wakeup_protect since it was picked keeps the CPU, and the
- * tick checks the queue again (preempt_tick_deferred()). Without it a
- * message-passing workload preempts its sender at every message: hackbench
- * ran 3-5x slower than under the kernel's scheduler, which protects a task's
- * slice in a similar way (EEVDF's RUN_TO_PARITY). Other wakeups (timers,
- * futexes, I/O) preempt at once, as in CFS: delaying them bought nothing but
- * latency. Shares are unaffected: vruntime is charged the same, only when a
- * wakee starts changes.
+ * SCHED_IDLE wakees never preempt (check_preempt_wakeup()'s order). Otherwise
+ * CFS's rule above, with one difference (--wakeup-protect-us, default
+ * min_granularity; 0 is CFS exactly): for a synchronous wakeup (the waker is
+ * about to sleep: pipes, sockets, SCX_WAKE_SYNC) a task that has run less
+ * than wakeup_protect since it was picked keeps the CPU, and the tick checks
+ * the queue again (preempt_tick_deferred()). Without it a message-passing
+ * workload preempts its sender at every message, each time a full dispatch
+ * cycle (figures: docs/DESIGN.md, "Wakeup preemption"); the kernel's
+ * scheduler protects a slice similarly (EEVDF's RUN_TO_PARITY). Other wakeups
+ * (timers, futexes, I/O) preempt at once, as in CFS: delaying them bought
+ * nothing but latency. Shares are unaffected: vruntime is charged the same,
+ * only when a wakee starts changes.
  */
 static __always_inline bool preempt_wakeup(struct task_struct *p, const struct task_ctx *tctx, s32 cpu)
 {

@@ -231,7 +231,7 @@ static __always_inline void vtime_guard_lag(struct task_ctx *tctx,
  * The guard for tasks already queued: vtime_guard_lag() bounds a lag for the
  * load at enqueue, and heavier tasks arriving afterwards slow the floor, so a
  * task can still wait far past the watchdog (SCHED_IDLE behind five nice -20
- * hogs: ~111 s). In ops.dispatch, at most once per STARVE_SCAN_NS, @cpu looks
+ * hogs). In ops.dispatch, at most once per STARVE_SCAN_NS, @cpu looks
  * through its queue and runs first a task that has waited longer than the
  * guard; its next enqueue bounds its lag again for the load as it stands.
  * Cost: one walk of this CPU's own queue per STARVE_SCAN_NS.
