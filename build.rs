@@ -19,17 +19,18 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/refs");
 
     // The host library: the PELT maths (src/bpf/pelt.bpf.h, through
-    // pelt_host.c) and CFS's (src/bpf/cfs.bpf.h, through cfs_host.c), so the
-    // tests in src/pelt.rs and src/cfs.rs run the very headers the BPF side
-    // inlines; the group rule (group_rule.bpf.h, group_host.c) and the
-    // counter names of intf.h (intf_host.c), which the daemon's stats use.
+    // pelt_host.c), CFS's (src/bpf/cfs.bpf.h, through cfs_host.c) and the
+    // balancer's and groups' (src/bpf/share.bpf.h, through share_host.c), so
+    // the tests in src/pelt.rs, src/cfs.rs and src/share.rs run the very
+    // headers the BPF side inlines, and the counter names of intf.h
+    // (intf_host.c), which the daemon reports.
     for file in [
         "src/bpf/pelt.bpf.h",
         "src/bpf/pelt_host.c",
         "src/bpf/cfs.bpf.h",
         "src/bpf/cfs_host.c",
-        "src/bpf/group_rule.bpf.h",
-        "src/bpf/group_host.c",
+        "src/bpf/share.bpf.h",
+        "src/bpf/share_host.c",
         "src/bpf/intf.h",
         "src/bpf/intf_host.c",
     ] {
@@ -38,7 +39,7 @@ fn main() {
     cc::Build::new()
         .file("src/bpf/pelt_host.c")
         .file("src/bpf/cfs_host.c")
-        .file("src/bpf/group_host.c")
+        .file("src/bpf/share_host.c")
         .file("src/bpf/intf_host.c")
         .include("src/bpf")
         .compile("fairrs_host");

@@ -21,6 +21,8 @@ mod cfs;
 #[cfg(test)]
 mod pelt;
 mod scheduler;
+#[cfg(test)]
+mod share;
 mod stats;
 mod topology;
 

@@ -149,7 +149,7 @@ impl<'a> Scheduler<'a> {
         if smt {
             // Active balancing moves a running task by declining to keep it
             // at its next dispatch, which only ENQ_LAST turns into an
-            // ops.enqueue (balance.bpf.h, balance_push_prev()). Without SMT
+            // ops.enqueue (active.bpf.h, balance_push_prev()). Without SMT
             // there is nothing to push, and the flag stays off.
             skel.struct_ops.fairrs_ops_mut().flags |= *scx_utils::compat::SCX_OPS_ENQ_LAST;
         }

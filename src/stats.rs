@@ -153,24 +153,24 @@ fn queue_weight(t: &TaskRaw) -> u32 {
     }
 }
 
-// The BPF side's group rule (src/bpf/group_rule.bpf.h, built for the host by
-// group_host.c), so that the ideal shares follow what the scheduler does.
+// The BPF side's group rule (src/bpf/share.bpf.h, built for the host by
+// share_host.c), so that the ideal shares follow what the scheduler does.
 extern "C" {
-    fn fairrs_group_contrib(nr_runnable: i64, shares: u32) -> i64;
-    fn fairrs_group_load(task_load: i64, child_shares: i64) -> i64;
+    fn fairrs_share_group_contrib(nr_runnable: i64, shares: u32) -> i64;
+    fn fairrs_share_group_load(task_load: i64, child_shares: i64) -> i64;
     #[cfg(test)]
-    fn fairrs_group_scale(w: u64, shares: u32, load: i64) -> u64;
+    fn fairrs_share_weight_level(w: u64, shares: u32, load: i64) -> u64;
 }
 
 // SAFETY (both): pure functions of their arguments.
 /// What a group adds to its parent's load as its count of runnable tasks stands.
 fn group_contrib(g: &GroupRaw) -> i64 {
-    unsafe { fairrs_group_contrib(g.nr_runnable, g.shares) }
+    unsafe { fairrs_share_group_contrib(g.nr_runnable, g.shares) }
 }
 
 /// A group's load: its own runnable tasks' weights and its children's contributions.
 fn group_load(g: &GroupRaw) -> i64 {
-    unsafe { fairrs_group_load(g.task_load, g.child_shares) }
+    unsafe { fairrs_share_group_load(g.task_load, g.child_shares) }
 }
 
 /// The share of what the root's child groups receive that @g's place in the
@@ -584,7 +584,7 @@ pub(crate) mod tests {
         let mut g = by_slot.get(&slot).filter(|g| g.parent >= 0);
         while let Some(cur) = g {
             // SAFETY: a pure function of its arguments.
-            w = unsafe { fairrs_group_scale(w, cur.shares, group_load(cur)) };
+            w = unsafe { fairrs_share_weight_level(w, cur.shares, group_load(cur)) };
             g = by_slot.get(&cur.parent).filter(|g| g.parent >= 0);
         }
         w as f64 / (1u64 << FRAC) as f64

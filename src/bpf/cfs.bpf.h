@@ -9,7 +9,7 @@
  * inlines it and the host builds it as it is (cfs_host.c) for the unit tests
  * in src/cfs.rs, which check it against values worked out from the kernel's
  * formulas. The headers that know tasks and queues (vtime.bpf.h,
- * placement.bpf.h) feed it their fields.
+ * placement.bpf.h, preempt.bpf.h) feed it their fields.
  */
 #ifndef __FAIRRS_CFS_BPF_H
 #define __FAIRRS_CFS_BPF_H
@@ -141,8 +141,7 @@ static __always_inline int cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_
 
 /*
  * check_preempt_tick()'s ideal_runtime: the task's @slice, capped at
- * sched_latency, as many light tasks can stretch the period far past it
- * (2 nice-0 and 30 SCHED_IDLE tasks give 11.5 ms at the default tunables).
+ * sched_latency, as many light tasks can stretch the period far past it.
  * Both the slice granted and the tick's test use it.
  */
 static __always_inline u64 cfs_ideal_runtime(u64 slice, u64 latency)

@@ -3,8 +3,8 @@
  * State shared by every part of the scheduler: the tunables the daemon sets,
  * the per-task and per-CPU contexts, and the small helpers to reach them.
  *
- * The concept headers (vtime, group, placement, balance, load, stats, kick, dump)
- * include this one; main.bpf.c includes them all and holds only the callbacks
+ * The concept headers (vtime, group, placement, preempt, wake, pull, periodic,
+ * active, balance, load, stats, kick, dump) include this one; main.bpf.c includes them all and holds only the callbacks
  * (see its header for the single-translation-unit rule).
  */
 #ifndef __FAIRRS_BPF_H
@@ -147,9 +147,10 @@ static __always_inline struct fairrs_cpu_ctx *cpu_ctx(s32 cpu)
 }
 
 /*
- * The contexts a callback about @p works with: @p's own and that of the CPU
- * it is on. Returns that CPU, or -1 when a context is missing (which only
- * happens for a task that init_task never saw).
+ * The contexts a callback about @p, one of our tasks, works with: @p's own and
+ * that of the CPU it is on. Returns that CPU, or -1 when a context is missing:
+ * a bug, as ops.init_task created @p's and every CPU has one (ops.init checks
+ * nr_cpu_ids), so the scheduler stops with an error.
  */
 static __always_inline s32 task_cpu_ctxs(const struct task_struct *p,
 					 struct task_ctx **tctx,
@@ -159,7 +160,10 @@ static __always_inline s32 task_cpu_ctxs(const struct task_struct *p,
 
 	*tctx = task_ctx(p);
 	*cctx = cpu_ctx(cpu);
-	return *tctx && *cctx ? cpu : -1;
+	if (*tctx && *cctx)
+		return cpu;
+	scx_bpf_error("task_ctx or cpu_ctx lookup failed (pid %d, CPU %d)", p->pid, cpu);
+	return -1;
 }
 
 /* Each CPU's vruntime-ordered queue is the user DSQ whose id is the CPU id. */
@@ -188,6 +192,16 @@ static __always_inline u32 topo_llc(s32 cpu)
 static __always_inline u32 topo_node(s32 cpu)
 {
 	return cpu_node[cpu & (FAIRRS_MAX_CPUS - 1)];
+}
+
+/* Topological distance: 0 same LLC, 1 same NUMA node, 2 another node. */
+#define TOPO_DISTANCES	3
+
+static __always_inline u32 topo_distance(s32 a, s32 b)
+{
+	if (topo_llc(a) == topo_llc(b))
+		return 0;
+	return topo_node(a) == topo_node(b) ? 1 : 2;
 }
 
 #endif /* __FAIRRS_BPF_H */

@@ -61,7 +61,7 @@
 
 #include "fairrs.bpf.h"
 #include "cfs.bpf.h"
-#include "group_rule.bpf.h"
+#include "share.bpf.h"
 #include "stats.bpf.h"
 #include "vtime.bpf.h"
 
@@ -87,9 +87,6 @@ struct {
 	__type(key, int);
 	__type(value, struct group_slot);
 } group_slots SEC(".maps");
-
-/* Fixed-point fraction bits of the weight product in group_task_weight(). */
-#define GROUP_FRAC_SHIFT	16
 
 /* A session idle this long gives its slot back. */
 #define GROUP_AUTOGROUP_IDLE_NS	(10ULL * 1000 * 1000 * 1000)
@@ -143,19 +140,6 @@ static __always_inline bool group_in_root(const struct fairrs_group *g)
 	return !g || g->parent < 0;
 }
 
-/* sched_weight_from_cgroup(): cpu.weight 100 is a nice-0 task's 1024. */
-static __always_inline u32 group_shares(u32 cpu_weight)
-{
-	return ((u64)cpu_weight * FAIRRS_NICE_0_LOAD + FAIRRS_CGROUP_WEIGHT_DFL / 2) /
-	       FAIRRS_CGROUP_WEIGHT_DFL;
-}
-
-/* The other way, for the stats of an autogroup (its weight is a nice level's). */
-static __always_inline u32 group_cpu_weight(u32 shares)
-{
-	return ((u64)shares * FAIRRS_CGROUP_WEIGHT_DFL + FAIRRS_NICE_0_LOAD / 2) / FAIRRS_NICE_0_LOAD;
-}
-
 /* The slot @cgrp's tasks count in, or -1 (not tracked, or groups disabled). */
 static __always_inline s32 group_slot_of(struct cgroup *cgrp)
 {
@@ -170,7 +154,7 @@ static __always_inline s32 group_slot_of(struct cgroup *cgrp)
 /* What @g should add to its parent's child_shares as it stands. */
 static __always_inline s64 group_contrib_now(const struct fairrs_group *g)
 {
-	return group_rule_contrib(READ_ONCE(g->nr_runnable), READ_ONCE(g->shares));
+	return share_group_contrib(READ_ONCE(g->nr_runnable), READ_ONCE(g->shares));
 }
 
 /* Passes group_sync_contrib() makes at most while its state keeps moving. */
@@ -309,12 +293,13 @@ static __always_inline void group_task_reweight(struct task_ctx *tctx)
 
 /*
  * @tctx's weight seen from the root: its own, times shares / load of each
- * group it is in below the root (see the top of this file); just its own
- * when it is in none (every task weight is above FAIRRS_MIN_SHARES).
+ * group it is in below the root (see the top of this file and
+ * share_weight_level()); just its own when it is in none (every task weight
+ * is above FAIRRS_MIN_SHARES).
  */
 static __always_inline u32 group_task_weight(const struct task_ctx *tctx)
 {
-	u64 w = (u64)tctx->task_weight << GROUP_FRAC_SHIFT;
+	u64 w = share_weight_start(tctx->task_weight);
 	struct fairrs_group *g = group_of(tctx->group);
 	u32 depth;
 
@@ -323,14 +308,11 @@ static __always_inline u32 group_task_weight(const struct task_ctx *tctx)
 
 		if (g->parent < 0)
 			break;
-		load = group_rule_load(READ_ONCE(g->task_load), READ_ONCE(g->child_shares));
-		w = group_rule_scale(w, READ_ONCE(g->shares), load);
+		load = share_group_load(READ_ONCE(g->task_load), READ_ONCE(g->child_shares));
+		w = share_weight_level(w, READ_ONCE(g->shares), load);
 		g = group_of(g->parent);
 	}
-	w >>= GROUP_FRAC_SHIFT;
-	if (w < FAIRRS_MIN_SHARES)
-		return FAIRRS_MIN_SHARES;
-	return w > 0xffffffffULL ? 0xffffffffU : (u32)w;
+	return share_weight_end(w);
 }
 
 /* Bring @tctx's weight (and its queue's load, if queued) up to its groups' loads. */
@@ -429,7 +411,7 @@ static __always_inline s32 group_init(struct cgroup *cgrp, u32 cpu_weight)
 		gs->slot = parent_slot;
 		return 0;
 	}
-	group_reset(g, parent_slot, level, group_shares(cpu_weight), cpu_weight);
+	group_reset(g, parent_slot, level, share_of_cpu_weight(cpu_weight), cpu_weight);
 	gs->slot = slot;
 	if (level == 0)
 		group_root_slot = slot;
@@ -470,7 +452,7 @@ static __always_inline void group_set_weight(struct cgroup *cgrp, u32 cpu_weight
 	if (!gs || !(g = group_of(slot = gs->slot)) || g->cgid != cgrp->kn->id)
 		return;
 	WRITE_ONCE(g->cpu_weight, cpu_weight);
-	WRITE_ONCE(g->shares, group_shares(cpu_weight));
+	WRITE_ONCE(g->shares, share_of_cpu_weight(cpu_weight));
 	group_sync_contrib(slot);
 }
 
@@ -504,7 +486,7 @@ static __always_inline s32 group_autogroup_slot(struct task_struct *p)
 		/* echo N > /proc/PID/autogroup changed the session's nice. */
 		if (READ_ONCE(g->shares) != shares) {
 			WRITE_ONCE(g->shares, shares);
-			WRITE_ONCE(g->cpu_weight, group_cpu_weight(shares));
+			WRITE_ONCE(g->cpu_weight, share_cpu_weight(shares));
 			group_sync_contrib(*found);
 		}
 		return *found;
@@ -513,7 +495,7 @@ static __always_inline s32 group_autogroup_slot(struct task_struct *p)
 	g = group_of(slot);
 	if (!g)
 		return -1;
-	group_reset(g, group_root_slot, 1, cfs_weight(nice, 0), group_cpu_weight(cfs_weight(nice, 0)));
+	group_reset(g, group_root_slot, 1, cfs_weight(nice, 0), share_cpu_weight(cfs_weight(nice, 0)));
 	if (bpf_map_update_elem(&autogroup_slots, &id, &slot, BPF_NOEXIST)) {
 		/* Another CPU took one for this session first: use that. */
 		WRITE_ONCE(g->cgid, 0);

@@ -145,7 +145,7 @@ struct fairrs_cpu_ctx {
 	u64	curr_stamp_ns;
 	/* When the running task was picked (curr_start()). */
 	u64	curr_since_ns;
-	/* A wakee found the running task protected (placement_wakeup_preempts()). */
+	/* A wakee found the running task protected (preempt_wakeup()). */
 	u32	preempt_deferred;
 	/* Non-zero when the running task is SCHED_IDLE (always preemptible). */
 	u32	curr_idle;

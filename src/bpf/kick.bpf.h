@@ -6,22 +6,14 @@
  * scx_bpf_kick_cpu() does not kick directly: it records the target and queues
  * the calling CPU's kick irq_work, which a self-IPI runs (kernel/sched/ext.c,
  * kick_cpus_irq_workfn()). A CPU on its way offline flushes its irq_work for
- * the last time in smpcfd_dying_cpu(), after __cpu_disable() has soft-disabled
- * its local APIC (x86 native_cpu_disable(): interrupts arriving afterwards are
- * lost), and it still runs scheduler code after that: the stop_machine()
- * completion wakes the hotplug control task from there, which calls our
- * ops.enqueue on the target CPU's queue. A kick issued at that point is never
- * run, and its irq_work stays claimed for good:
- *  - every later kick from that CPU is dropped (irq_work_queue() sees it still
- *    pending), so idle CPUs are not woken for queued work: 6.18 ejected the
- *    scheduler for a "runnable task stall";
- *  - disabling the scheduler waits for it: on 7.x, free_kick_syncs() spins in
- *    irq_work_sync() forever in the SCHED_FIFO disable worker (the stop hangs,
- *    sometimes the whole machine); 6.18 runs the stale work whenever that CPU
- *    next takes an irq_work IPI, after the kick state is freed
- *    ("kick_cpus_irq_workfn() called with NULL scx_kick_pseqs").
- * The kernel only suppresses kicks while bypassing for PM operations, not for
- * CPU hotplug (6.12 through 7.3 alike), so the scheduler must not issue them.
+ * the last time in smpcfd_dying_cpu(), after __cpu_disable() has stopped its
+ * interrupts, and still calls our ops.enqueue after that (the stop_machine()
+ * completion wakes the hotplug control task). A kick issued then is never
+ * run and its irq_work stays claimed for good: every later kick from that CPU
+ * is dropped, and disabling the scheduler waits for it (the stalls and hangs
+ * this caused, kernel by kernel: docs/DESIGN.md, "CPU hotplug"). The kernel
+ * does not suppress kicks for CPU hotplug, so the scheduler must not issue
+ * them.
  *
  * ops.cpu_offline runs on the dying CPU itself (sched_cpu_deactivate()), well
  * before __cpu_disable(), and ops.cpu_online only once the CPU is fully back,

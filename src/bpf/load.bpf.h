@@ -92,8 +92,8 @@ static __always_inline void load_cpu_update(struct fairrs_cpu_ctx *cctx)
  * target at the maximum (SCX_CPUPERF_ONE). Called where @cpu's run queue is
  * locked (ops.running, ops.tick), the only CPU the kfunc may then target.
  *
- * Not at every call: the kfunc was the costliest part of ops.running (2.1 to
- * 5.7 us per call under emulation), and schedutil rate-limits frequency
+ * Not at every call: the kfunc is the costliest part of ops.running
+ * (docs/DESIGN.md, "CPU frequency"), and schedutil rate-limits frequency
  * changes itself (rate_limit_us) and picks among a few frequencies. The
  * target moves when util has moved by LOAD_CPUPERF_STEP (1/32 of the range)
  * since it was last set, where CFS calls cpufreq_update_util() at every

@@ -8,9 +8,10 @@
  * from its weight and the queue's load, and is charged vruntime in proportion
  * to its runtime divided by its weight. The arithmetic (slices, keeping the
  * CPU, reweighting) lives in vtime.bpf.h, cgroup weights in group.bpf.h,
- * wakeup placement, preemption and what it knows of the running task in
- * placement.bpf.h, CPU selection and pulling in balance.bpf.h, the load
- * signals in load.bpf.h; this file only wires them to the callbacks.
+ * wakeup placement in placement.bpf.h, preemption and what it knows of the
+ * running task in preempt.bpf.h, CPU selection and balancing in wake.bpf.h,
+ * pull.bpf.h, periodic.bpf.h, active.bpf.h and balance.bpf.h (the timer),
+ * the load signals in load.bpf.h; this file only wires them to the callbacks.
  *
  * Callbacks appear in the order a task meets them: init_task, enable,
  * select_cpu, runnable, enqueue, dispatch, running, tick, stopping, quiescent,
@@ -21,21 +22,28 @@
  * concept header, and each header includes (behind its include guard) the
  * headers it uses, so each is compiled exactly once, here; no other file
  * includes them, except that the host build (pelt_host.c, cfs_host.c,
- * intf_host.c) takes intf.h, pelt.bpf.h and cfs.bpf.h. A map or global is
- * defined only in the header that owns its concept (tunables, topology and
- * contexts in fairrs.bpf.h, the counters in stats.bpf.h, the balancer's round
- * and timer in balance.bpf.h; uei here); the others only use it. The maths
- * headers pelt.bpf.h and cfs.bpf.h use no kernel type or helper, so they
+ * share_host.c, intf_host.c) takes intf.h, pelt.bpf.h, cfs.bpf.h and
+ * share.bpf.h. A map or global is defined only in the header that owns its
+ * concept (tunables, topology and contexts in fairrs.bpf.h, the counters in
+ * stats.bpf.h, the balancer's round in periodic.bpf.h and its timer in
+ * balance.bpf.h; uei here); the others only use it. The maths headers
+ * pelt.bpf.h, cfs.bpf.h and share.bpf.h use no kernel type or helper, so they
  * build on the host for the tests.
  */
 #include "fairrs.bpf.h"
 #include "cfs.bpf.h"
+#include "share.bpf.h"
 #include "stats.bpf.h"
 #include "kick.bpf.h"
 #include "load.bpf.h"
 #include "vtime.bpf.h"
 #include "group.bpf.h"
 #include "placement.bpf.h"
+#include "preempt.bpf.h"
+#include "wake.bpf.h"
+#include "pull.bpf.h"
+#include "periodic.bpf.h"
+#include "active.bpf.h"
 #include "balance.bpf.h"
 #include "dump.bpf.h"
 
@@ -81,8 +89,10 @@ void BPF_STRUCT_OPS(fairrs_enable, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
-	if (!tctx)
+	if (!tctx) {
+		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
 		return;
+	}
 	tctx->rejoined = !tctx->is_new;
 	tctx->task_weight = vtime_task_weight(p);
 	/* Its groups' share is applied when it becomes runnable. */
@@ -104,8 +114,10 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 
 	if (tctx)
 		tctx->wake_sync = wake_flags & SCX_WAKE_SYNC;
+	else
+		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
 
-	cpu = balance_select_cpu(p, prev_cpu, wake_flags, &is_idle);
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tun.sched_latency_ns, 0);
 		stat_inc(FAIRRS_STAT_WAKE_IDLE);
@@ -165,7 +177,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 
 	cpu = task_cpu_ctxs(p, &tctx, &cctx);
 	if (cpu < 0) {
-		/* No context (cannot happen after init_task): keep it runnable. */
+		/* No context (an error: the scheduler stops): keep it runnable meanwhile. */
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, tun.min_granularity_ns, enq_flags);
 		return;
 	}
@@ -189,7 +201,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 
 	/* A new task's first enqueue is not a wakeup to the kernel, but CFS checks it too. */
 	preempt = ((enq_flags & SCX_ENQ_WAKEUP) || tctx->forked) &&
-		  placement_wakeup_preempts(p, tctx, cpu);
+		  preempt_wakeup(p, tctx, cpu);
 	tctx->forked = false;
 	tctx->wake_sync = false;
 	if (preempt) {
@@ -217,8 +229,10 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
-	if (!cctx)
+	if (!cctx) {
+		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", cpu);
 		return;
+	}
 
 	if (balance_serve_request(cpu, cctx) || vtime_serve_starving(cpu, cctx))
 		return;
@@ -244,6 +258,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 
 		if (ptctx)
 			vtime_grant_slice(prev, ptctx, cctx);
+		else
+			scx_bpf_error("task_ctx lookup failed (pid %d)", prev->pid);
 		return;
 	}
 
@@ -275,8 +291,7 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime, true);
 	vtime_grant_slice(p, tctx, cctx);
 	curr_start(p, tctx, cctx);
-	/* A new task here: active balancing may consider it afresh. */
-	cctx->push_dst = -1;
+	balance_active_rearm(cctx);
 	/* Not woken through ops.select_cpu next time (pinned): not a sync wakeup. */
 	tctx->wake_sync = false;
 	/* Dispatched straight to an idle CPU, it never met ops.enqueue's check. */
@@ -305,8 +320,8 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	load_cpuperf_update(cpu, cctx);
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime, true);
 	curr_update(tctx, cctx);
-	vtime_check_preempt_tick(p, tctx, cpu, cctx);
-	placement_tick_preempt(p, cpu, cctx);
+	preempt_tick(p, tctx, cpu, cctx);
+	preempt_tick_deferred(p, cpu, cctx);
 }
 
 /* @p stops running (slice used up, preempted, or going to sleep). */
@@ -335,7 +350,11 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
-	if (!tctx || !tctx->on_queue)
+	if (!tctx) {
+		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
+		return;
+	}
+	if (!tctx->on_queue)
 		return;
 	load_task_update(tctx);
 	tctx->runnable_ns += load_now() - tctx->runnable_since;
@@ -355,8 +374,10 @@ void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
-	if (!tctx)
+	if (!tctx) {
+		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
 		return;
+	}
 	tctx->task_weight = vtime_task_weight(p);
 	group_task_reweight(tctx);
 	vtime_reweight(tctx, group_task_weight(tctx));
@@ -374,6 +395,8 @@ bool BPF_STRUCT_OPS(fairrs_yield, struct task_struct *from, struct task_struct *
 	if (tctx) {
 		group_charge(tctx, vtime_charge(from, tctx));
 		tctx->yielded = true;
+	} else {
+		scx_bpf_error("task_ctx lookup failed (pid %d)", from->pid);
 	}
 	scx_bpf_task_set_slice(from, 0);
 	return false;
@@ -427,6 +450,8 @@ void BPF_STRUCT_OPS(fairrs_cpu_online, s32 cpu)
 
 	if (cctx)
 		cctx->online = 1;
+	else
+		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", cpu);
 }
 
 void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
@@ -435,9 +460,9 @@ void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
 
 	if (cctx) {
 		cctx->online = 0;
-		cctx->pull_src = -1;
-		cctx->push_dst = -1;
-		cctx->push_to = -1;
+		balance_cpu_reset(cctx);
+	} else {
+		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", cpu);
 	}
 	balance_rescue_offline(cpu);
 }
@@ -461,9 +486,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_init)
 			return -EINVAL;
 		}
 		cctx->min_vruntime = VTIME_BASE;
-		cctx->pull_src = -1;
-		cctx->push_dst = -1;
-		cctx->push_to = -1;
+		balance_cpu_reset(cctx);
 		/* sched_ext starts every CPU at the maximum (load_cpuperf_update()). */
 		cctx->perf_target = SCX_CPUPERF_ONE;
 		cctx->online = bpf_cpumask_test_cpu(cpu, online);

@@ -18,12 +18,6 @@
 #include "load.bpf.h"
 #include "stats.bpf.h"
 
-/* Wrap-safe vruntime ordering, as the kernel's entity_before(). */
-static __always_inline bool vtime_before(u64 a, u64 b)
-{
-	return cfs_before(a, b);
-}
-
 /*
  * The CFS load weight of @p: from its nice level (static_prio), not from
  * p->scx.weight, which is rounded to the cgroup scale and loses the ratios
@@ -33,12 +27,6 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 static __always_inline u32 vtime_task_weight(const struct task_struct *p)
 {
 	return cfs_weight(p->static_prio - DEFAULT_PRIO, p->policy == SCHED_IDLE_POLICY);
-}
-
-/* calc_delta_fair(): @delta ns of runtime in vruntime units for @weight. */
-static __always_inline u64 vtime_scale(u64 delta, u32 weight)
-{
-	return cfs_scale(delta, weight);
 }
 
 /*
@@ -55,7 +43,7 @@ static __always_inline u64 vtime_charge(struct task_struct *p, struct task_ctx *
 	tctx->exec_charged = now_exec;
 	if ((s64)delta <= 0)
 		return 0;
-	tctx->vruntime += vtime_scale(delta, tctx->weight);
+	tctx->vruntime += cfs_scale(delta, tctx->weight);
 	return delta;
 }
 
@@ -114,28 +102,6 @@ static __always_inline u64 vtime_grant_slice(struct task_struct *p, struct task_
 }
 
 /*
- * check_preempt_tick() (Linux v6.5 kernel/sched/fair.c), at each tick of
- * running @p: its slice ends when it has run longer than its ideal slice as
- * the queue stands now (tasks that arrived since it was granted shrink it), or,
- * once it has run min_granularity, when its vruntime leads the leftmost
- * waiting task's by more than that slice. Ending the slice (slice 0) makes
- * the kernel reschedule; ops.dispatch then picks by vruntime, so @p runs on
- * if it is still the furthest behind (vtime_keep_prev()).
- */
-static __always_inline void vtime_check_preempt_tick(struct task_struct *p, const struct task_ctx *tctx,
-						     s32 cpu, const struct fairrs_cpu_ctx *cctx)
-{
-	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
-
-	if (cfs_tick_preempts(p->se.sum_exec_runtime - tctx->slice_exec_start,
-			      vtime_ideal_runtime(tctx->weight, cctx), READ_ONCE(tun.min_granularity_ns),
-			      tctx->vruntime, head != NULL, head ? head->scx.dsq_vtime : 0)) {
-		scx_bpf_task_set_slice(p, 0);
-		stat_inc(FAIRRS_STAT_TICK_PREEMPT);
-	}
-}
-
-/*
  * pick_next_entity() for the task that just ran: @prev, still runnable, keeps
  * @cpu when no task queued there is further behind it, with a fresh slice (the
  * kernel runs it on). A task that yielded is the skip buddy, once: it gives
@@ -153,7 +119,7 @@ static __always_inline bool vtime_keep_prev(struct task_struct *prev, s32 cpu,
 		return false;
 	yielded = tctx->yielded;
 	tctx->yielded = false;
-	if (head && (vtime_before(head->scx.dsq_vtime, tctx->vruntime) ||
+	if (head && (cfs_before(head->scx.dsq_vtime, tctx->vruntime) ||
 		     (yielded && cfs_yield_skips(tctx->vruntime, tctx->weight, head->scx.dsq_vtime,
 						 READ_ONCE(tun.wakeup_granularity_ns)))))
 		return false;
@@ -255,7 +221,7 @@ static __always_inline void vtime_guard_lag(struct task_ctx *tctx,
 {
 	u64 limit = cfs_lag_limit(cctx->min_vruntime, cctx->load_weight, starvation_guard_ns);
 
-	if (vtime_before(limit, tctx->vruntime)) {
+	if (cfs_before(limit, tctx->vruntime)) {
 		tctx->vruntime = limit;
 		stat_inc(FAIRRS_STAT_LAG_CLAMP);
 	}
@@ -265,7 +231,7 @@ static __always_inline void vtime_guard_lag(struct task_ctx *tctx,
  * The guard for tasks already queued: vtime_guard_lag() bounds a lag for the
  * load at enqueue, and heavier tasks arriving afterwards slow the floor, so a
  * task can still wait far past the watchdog (SCHED_IDLE behind five nice -20
- * hogs: ~111 s). In ops.dispatch, at most once per STARVE_SCAN_NS, @cpu looks
+ * hogs). In ops.dispatch, at most once per STARVE_SCAN_NS, @cpu looks
  * through its queue and runs first a task that has waited longer than the
  * guard; its next enqueue bounds its lag again for the load as it stands.
  * Cost: one walk of this CPU's own queue per STARVE_SCAN_NS.
