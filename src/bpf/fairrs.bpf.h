@@ -88,6 +88,8 @@ struct task_ctx {
 	s32	queue_cpu;
 	/* Counted in queue_cpu's load_weight / nr_running. */
 	bool	on_queue;
+	/* ... and in its nr_idle (SCHED_IDLE when it joined or last changed policy). */
+	bool	queued_idle;
 	/* Not placed yet: gets START_DEBIT at its first wakeup. */
 	bool	is_new;
 	/* Called sched_yield(): the skip buddy of its next pick (cfs_yield_skips()). */

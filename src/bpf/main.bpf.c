@@ -121,6 +121,8 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 	if (is_idle) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tun.sched_latency_ns, 0);
 		stat_inc(FAIRRS_STAT_WAKE_IDLE);
+	} else {
+		cpu = wake_sched_idle_pick(p, cpu, prev_cpu);
 	}
 	return cpu;
 }
@@ -153,7 +155,8 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 		tctx->weight = group_task_weight(tctx);
 		tctx->on_queue = true;
 		tctx->runnable_since = load_now();
-		queue_weight_add(cpu, tctx->weight);
+		tctx->queued_idle = p->policy == SCHED_IDLE_POLICY;
+		queue_weight_add(cpu, tctx->weight, tctx->queued_idle);
 		load_sync_contrib(tctx);
 	}
 	place_entity(p, tctx, cctx, enq_flags & SCX_ENQ_WAKEUP);
@@ -322,6 +325,7 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	curr_update(tctx, cctx);
 	preempt_tick(p, tctx, cpu, cctx);
 	preempt_tick_deferred(p, cpu, cctx);
+	wake_note_sched_idle(cpu);
 }
 
 /* @p stops running (slice used up, preempted, or going to sleep). */
@@ -358,7 +362,7 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 		return;
 	load_task_update(tctx);
 	tctx->runnable_ns += load_now() - tctx->runnable_since;
-	queue_weight_sub(tctx->queue_cpu, tctx->weight);
+	queue_weight_sub(tctx->queue_cpu, tctx->weight, tctx->queued_idle);
 	group_task_account(tctx, -1);
 	tctx->on_queue = false;
 	tctx->queued_ns = 0;
@@ -379,6 +383,7 @@ void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
 		return;
 	}
 	tctx->task_weight = vtime_task_weight(p);
+	vtime_requeue_idle(p, tctx);
 	group_task_reweight(tctx);
 	vtime_reweight(tctx, group_task_weight(tctx));
 }

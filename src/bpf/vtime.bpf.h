@@ -133,7 +133,7 @@ static __always_inline bool vtime_keep_prev(struct task_struct *prev, s32 cpu,
  * sum (load_weight, CFS's cfs_rq->load) and task count follow. Other CPUs may
  * do the same, hence the atomics.
  */
-static __always_inline void queue_weight_add(s32 cpu, u32 weight)
+static __always_inline void queue_weight_add(s32 cpu, u32 weight, bool idle)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
@@ -141,9 +141,11 @@ static __always_inline void queue_weight_add(s32 cpu, u32 weight)
 		return;
 	__sync_fetch_and_add(&cctx->load_weight, weight);
 	__sync_fetch_and_add(&cctx->nr_running, 1);
+	if (idle)
+		__sync_fetch_and_add(&cctx->nr_idle, 1);
 }
 
-static __always_inline void queue_weight_sub(s32 cpu, u32 weight)
+static __always_inline void queue_weight_sub(s32 cpu, u32 weight, bool idle)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 
@@ -151,6 +153,23 @@ static __always_inline void queue_weight_sub(s32 cpu, u32 weight)
 		return;
 	__sync_fetch_and_sub(&cctx->load_weight, weight);
 	__sync_fetch_and_sub(&cctx->nr_running, 1);
+	if (idle)
+		__sync_fetch_and_sub(&cctx->nr_idle, 1);
+}
+
+/* @p's policy may have changed: a queued task's count as SCHED_IDLE follows. */
+static __always_inline void vtime_requeue_idle(const struct task_struct *p, struct task_ctx *tctx)
+{
+	bool idle = p->policy == SCHED_IDLE_POLICY;
+	struct fairrs_cpu_ctx *cctx;
+
+	if (tctx->on_queue && idle != tctx->queued_idle && (cctx = cpu_ctx(tctx->queue_cpu))) {
+		if (idle)
+			__sync_fetch_and_add(&cctx->nr_idle, 1);
+		else
+			__sync_fetch_and_sub(&cctx->nr_idle, 1);
+	}
+	tctx->queued_idle = idle;
 }
 
 /*
@@ -201,8 +220,8 @@ static __always_inline bool vtime_move_queue(struct task_ctx *tctx, s32 cpu)
 	}
 	load_move_contrib(tctx, cpu);
 	if (tctx->on_queue) {
-		queue_weight_sub(tctx->queue_cpu, tctx->weight);
-		queue_weight_add(cpu, tctx->weight);
+		queue_weight_sub(tctx->queue_cpu, tctx->weight, tctx->queued_idle);
+		queue_weight_add(cpu, tctx->weight, tctx->queued_idle);
 	}
 	tctx->queue_cpu = cpu;
 	return moved;

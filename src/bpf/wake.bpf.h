@@ -6,7 +6,9 @@
  * (scx_bpf_select_cpu_dfl()), the kernel's own topology-aware code: the
  * previous CPU, then a fully idle SMT core and any idle CPU in the previous
  * CPU's LLC, then its NUMA node, then anywhere allowed, with wake-affine
- * placement for synchronous wakeups. A task queued on a busy CPU has an idle
+ * placement for synchronous wakeups. When no CPU is idle, a CPU running only
+ * SCHED_IDLE work takes the wakee (wake_sched_idle_pick()). A task queued on
+ * a busy CPU has an idle
  * CPU it may run on kicked (balance_kick_for()), which then pulls
  * (pull.bpf.h) instead of idling while work waits.
  */
@@ -36,6 +38,59 @@ static __always_inline void balance_kick_for(struct task_struct *p, s32 cpu)
 	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (idle >= 0)
 		kick_cpu(idle, SCX_KICK_IDLE);
+}
+
+/*
+ * Per LLC, a CPU that ran only SCHED_IDLE work at its last tick, plus 1 (0:
+ * none); each such CPU's tick replaces a hint that has gone stale.
+ */
+s32 wake_sched_idle_hint[FAIRRS_MAX_CPUS];
+
+/* sched_idle_cpu(): @cpu runs a SCHED_IDLE task and has nothing else queued. */
+static __always_inline bool wake_sched_idle_cpu(s32 cpu)
+{
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+	u32 nr;
+
+	if (!cctx)
+		return false;
+	nr = READ_ONCE(cctx->nr_running);
+	return nr && nr == READ_ONCE(cctx->nr_idle) && READ_ONCE(cctx->curr_idle) &&
+	       READ_ONCE(cctx->online);
+}
+
+/* At @cpu's tick: keep its LLC's hint pointing at a CPU that runs only SCHED_IDLE work. */
+static __always_inline void wake_note_sched_idle(s32 cpu)
+{
+	u32 llc = topo_llc(cpu) & (FAIRRS_MAX_CPUS - 1);
+	s32 hint = READ_ONCE(wake_sched_idle_hint[llc]) - 1;
+
+	if (hint != cpu && wake_sched_idle_cpu(cpu) && (hint < 0 || !wake_sched_idle_cpu(hint)))
+		WRITE_ONCE(wake_sched_idle_hint[llc], cpu + 1);
+}
+
+/*
+ * No CPU @p may use is idle: as select_idle_sibling() does, take the chosen
+ * @cpu, then @prev, then a CPU of @prev's LLC (the hint) if it runs only
+ * SCHED_IDLE work, which @p then preempts at once. CFS scans the LLC for
+ * one only while the LLC is partly idle (SIS_UTIL); the hint costs O(1).
+ */
+static __always_inline s32 wake_sched_idle_pick(struct task_struct *p, s32 cpu, s32 prev)
+{
+	s32 hint;
+
+	if (wake_sched_idle_cpu(cpu))
+		return cpu;
+	if (prev != cpu && bpf_cpumask_test_cpu(prev, p->cpus_ptr) && wake_sched_idle_cpu(prev))
+		goto found;
+	hint = READ_ONCE(wake_sched_idle_hint[topo_llc(prev) & (FAIRRS_MAX_CPUS - 1)]) - 1;
+	if (hint < 0 || hint == cpu || !bpf_cpumask_test_cpu(hint, p->cpus_ptr) ||
+	    !wake_sched_idle_cpu(hint))
+		return cpu;
+	prev = hint;
+found:
+	stat_inc(FAIRRS_STAT_WAKE_SCHED_IDLE);
+	return prev;
 }
 
 #endif /* __FAIRRS_WAKE_BPF_H */

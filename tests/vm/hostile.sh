@@ -3,7 +3,8 @@
 # Guest side of the hostile suite: workloads built to break the scheduler's
 # promises (fairrs-guest hostile, tests/guest/src/hostile.rs), under the
 # kernel's own scheduler and under scx_fairrs in one boot; then, under
-# scx_fairrs only, the scx project's stress-ng smoke and a timed stop.
+# scx_fairrs only, the scx project's stress-ng smoke, suspend and resume
+# cycles under load with the shares checked after, and a timed stop.
 # The guest's case table is the plan: this script takes its counts from it.
 . tests/vm/lib.sh
 SECS=${HOSTILE_SECS:-8}
@@ -13,8 +14,9 @@ cgroups_classic
 
 read_plan hostile $BENCH hostile --plan
 # Each result and its calibration (the calibrated ones), the attach and exit
-# checks, the case count, stress-ng, the stop and the kernel log.
-expect_checks $((EXPECTED + CALIBRATED + 6))
+# checks, the case count, stress-ng, suspend, the shares after it, the stop
+# and the kernel log.
+expect_checks $((EXPECTED + CALIBRATED + 8))
 
 cases() { $BENCH hostile --secs "$SECS"; }
 side_by_side hostile "$EXPECTED" cases
@@ -33,6 +35,41 @@ fi
 stress_passed_attached() { [ "$src" = 0 ] && attached_since "$seq" "$pid"; }
 check hostile_stress_ng_affinity "stress-ng rc=$src; state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" \
     stress_passed_attached
+
+# Suspend and resume under load, three times, alternating suspend-to-idle
+# and deep: the PM notifier (sched_ext bypasses the BPF scheduler from
+# PM_SUSPEND_PREPARE to PM_POST_SUSPEND), every task frozen and thawed.
+# pm_test "freezer" stops the cycle there: this VM's disks do not come back
+# from a full device suspend (an ata "check power mode" hang), a matter of
+# QEMU, not of scheduling. scx_fairrs must stay attached throughout, and
+# three equal hogs share a CPU exactly afterwards.
+suspends=""
+suspend_cycle() {  # suspend_cycle STATE: one cycle, its result added to $suspends
+    local t0=$(date +%s%N) rc=0
+    timeout 60 sh -c "echo $1 > /sys/power/state" || rc=$?
+    suspends="$suspends $1:rc=$rc,$(( ($(date +%s%N) - t0) / 1000000 ))ms"
+    [ "$rc" = 0 ]
+}
+suspended_attached() {
+    [ "$seq" != none ] && echo freezer > /sys/power/pm_test || return 1
+    echo 1 > /sys/module/suspend/parameters/pm_test_delay  # s at the test point (5 by default)
+    $BENCH spin --cpu 1 --threads 3 --secs 20 > /dev/null &
+    local load=$! ok=0
+    sleep 1
+    suspend_cycle freeze && suspend_cycle mem && suspend_cycle freeze || ok=1
+    kill $load 2>/dev/null; wait $load
+    echo none > /sys/power/pm_test
+    [ "$ok" = 0 ] && attached_since "$seq" "$pid"
+}
+suspend_ok=no
+! suspended_attached || suspend_ok=yes
+check hostile_suspend_resume "3 cycles under load (pm_test freezer):${suspends:- not run}; state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" \
+    [ "$suspend_ok" = yes ]
+after=$($BENCH fairness --only three_equal_max_over_min --secs 4 | grep '^RESULT ' | head -n 1)
+echo "after suspend: $after"
+set -- $after
+check hostile_suspend_shares_after "three equal hogs on one CPU after the cycles, max/min ${3:-missing} (bounds ${4:-?}..${5:-?})" \
+    within_present "${3:-}" "${4:-}" "${5:-}"
 
 timed_stop $pid
 stopped_quickly() { [ "$STOP_MS" -lt 5000 ] && [ "$DAEMON_RC" = 0 ]; }

@@ -36,6 +36,9 @@ const CASES: &[Case<Hostile>] = &[
         .uncalibrated("the kernel's scheduler lets a cpu.weight 1 task wait ~8 s or more behind 10000; it has no watchdog"),
     case("unit_churn", &["unit_churn_share", "unit_churn_share_survivor"], unit_churn),
     case("slice_cap", &["slice_cap_run_ms"], slice_cap),
+    case("sched_idle_cpu", &["sched_idle_cpu_wakeups"], sched_idle_cpu).uncalibrated(
+        "CFS and EEVDF look for such a CPU beyond the wakee's own only while the LLC is partly idle (SIS_UTIL); here it is fully busy",
+    ),
 ];
 
 /// The CPUs the cases are laid out on (0-3).
@@ -329,6 +332,72 @@ fn unit_churn(ctx: &Ctx) {
                 t[1] / 1_000_000
             ),
         );
+    }
+}
+
+/// Nice-0 hogs on CPUs 0-2 and a SCHED_IDLE hog on CPU 3; a task that
+/// sleeps 3 ms at a time wakes each time on one of CPUs 0-2 (it moves there
+/// before it sleeps). CPU 3 runs only SCHED_IDLE work, so the wakeup belongs
+/// there (sched_idle_cpu()): the value is the fraction of wakeups run on CPU 3.
+fn sched_idle_cpu(ctx: &Ctx) {
+    let mut p = Procs::default();
+    for cpu in 0..3 {
+        p.spawn(&on(&[cpu], Class::Nice(0)), None);
+    }
+    p.spawn(&on(&[3], Class::Idle), None);
+    let n = shared_counters(2);
+    let (all, window) = (ctx.all.clone(), ctx.secs);
+    let wakee = p.spawn_running(&on(&ctx.all, Class::Nice(0)), None, || {
+        let (t0, mut i) = (Instant::now(), 0usize);
+        while t0.elapsed() < window + Duration::from_secs(1) {
+            set_affinity(0, &[i % 3]);
+            spin_for(200_000);
+            set_affinity(0, &all);
+            thread::sleep(Duration::from_millis(3));
+            let cpu = unsafe { libc::sched_getcpu() };
+            if t0.elapsed() > Duration::from_secs(1) {
+                n[0].fetch_add(1, Ordering::Relaxed);
+                n[1].fetch_add(u64::from(cpu == 3), Ordering::Relaxed);
+            }
+            spin_for(300_000);
+            i += 1;
+        }
+    });
+    unsafe { libc::waitpid(wakee, std::ptr::null_mut(), 0) };
+    p.stop();
+    let (woke, there) = (n[0].load(Ordering::Relaxed), n[1].load(Ordering::Relaxed));
+    ctx.emit(
+        0,
+        there as f64 / woke.max(1) as f64,
+        0.75,
+        1.0,
+        &format!("fraction of wakeups run on CPU 3, which runs only SCHED_IDLE work: {there} of {woke} (nice-0 hogs on CPUs 0-2)"),
+    );
+}
+
+/// `n` zeroed counters shared with forked children (MAP_SHARED), for the
+/// rest of this process's life.
+fn shared_counters(n: usize) -> &'static [AtomicU64] {
+    // SAFETY: a fresh anonymous mapping, zeroed: valid atomics, never unmapped.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            n * std::mem::size_of::<AtomicU64>(),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert!(p != libc::MAP_FAILED, "mmap: {}", io::Error::last_os_error());
+    unsafe { std::slice::from_raw_parts(p.cast(), n) }
+}
+
+/// Spin for `ns` of wall time.
+fn spin_for(ns: u64) {
+    let t = mono_ns();
+    while mono_ns() - t < ns {
+        std::hint::spin_loop();
     }
 }
 
