@@ -113,10 +113,14 @@ for boot in "${boots[@]}"; do
     done
     read -r -a vmargs <<< "$vmargs_line"
     # Each suite writes its own directory and exit status; a boot that dies
-    # leaves the later suites without either.
+    # leaves the later suites without either. What a suite left running
+    # (workloads, a daemon; matched by process name, not by command line,
+    # which this very command would match) is listed in its directory and
+    # killed, so that it cannot load the next one.
     guest_cmd=""
     for suite in "${suites[@]}"; do
         guest_cmd+="mkdir -p \$OUT/$suite; OUT=\$OUT/$suite SUITE_BUDGET=$budget $guest_env sh tests/vm/$suite.sh; echo \$? > \$OUT/$suite/exit-status; "
+        guest_cmd+="pgrep -a '^(fairrs-guest|scx_fairrs|stress-ng.*)\$' > \$OUT/$suite/left-running; pkill -KILL '^(fairrs-guest|scx_fairrs|stress-ng.*)\$'; "
     done
     # A suite that hangs (a stuck boot, a wedged guest) must not hang CI: each
     # boot is bounded. A boot that never reached its first suite's first line

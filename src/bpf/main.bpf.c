@@ -122,7 +122,7 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tun.sched_latency_ns, 0);
 		stat_inc(FAIRRS_STAT_WAKE_IDLE);
 	} else {
-		cpu = wake_sched_idle_pick(p, cpu, prev_cpu);
+		cpu = wake_sched_idle_pick(p, cpu);
 	}
 	return cpu;
 }
@@ -295,6 +295,9 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	vtime_grant_slice(p, tctx, cctx);
 	curr_start(p, tctx, cctx);
 	balance_active_rearm(cctx);
+	/* A wakee that took this CPU's hint has gone: offer it again. */
+	if (cctx->curr_idle)
+		wake_note_sched_idle(cpu);
 	/* Not woken through ops.select_cpu next time (pinned): not a sync wakeup. */
 	tctx->wake_sync = false;
 	/* Dispatched straight to an idle CPU, it never met ops.enqueue's check. */

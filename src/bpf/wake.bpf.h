@@ -41,8 +41,9 @@ static __always_inline void balance_kick_for(struct task_struct *p, s32 cpu)
 }
 
 /*
- * Per LLC, a CPU that ran only SCHED_IDLE work at its last tick, plus 1 (0:
- * none); each such CPU's tick replaces a hint that has gone stale.
+ * Per LLC, a CPU that runs only SCHED_IDLE work, plus 1 (0: none): set by
+ * such a CPU at its ticks and when it goes back to SCHED_IDLE work, if the
+ * hint is empty or stale; a wakeup that takes it empties it.
  */
 s32 wake_sched_idle_hint[FAIRRS_MAX_CPUS];
 
@@ -59,7 +60,7 @@ static __always_inline bool wake_sched_idle_cpu(s32 cpu)
 	       READ_ONCE(cctx->online);
 }
 
-/* At @cpu's tick: keep its LLC's hint pointing at a CPU that runs only SCHED_IDLE work. */
+/* Keep @cpu's LLC's hint pointing at a CPU that runs only SCHED_IDLE work. */
 static __always_inline void wake_note_sched_idle(s32 cpu)
 {
 	u32 llc = topo_llc(cpu) & (FAIRRS_MAX_CPUS - 1);
@@ -70,27 +71,28 @@ static __always_inline void wake_note_sched_idle(s32 cpu)
 }
 
 /*
- * No CPU @p may use is idle: as select_idle_sibling() does, take the chosen
- * @cpu, then @prev, then a CPU of @prev's LLC (the hint) if it runs only
- * SCHED_IDLE work, which @p then preempts at once. CFS scans the LLC for
- * one only while the LLC is partly idle (SIS_UTIL); the hint costs O(1).
+ * No CPU @p may use is idle, and the kernel's selection returned @cpu (its
+ * previous CPU): as select_idle_sibling() does, keep @cpu if it runs only
+ * SCHED_IDLE work, else take such a CPU of its LLC (the hint), which @p then
+ * preempts at once. The hint is claimed, so that wakeups at the same moment
+ * do not all pile onto one CPU. CFS scans
+ * the LLC for one only while the LLC is partly idle (SIS_UTIL); the hint
+ * costs O(1).
  */
-static __always_inline s32 wake_sched_idle_pick(struct task_struct *p, s32 cpu, s32 prev)
+static __always_inline s32 wake_sched_idle_pick(struct task_struct *p, s32 cpu)
 {
+	u32 llc = topo_llc(cpu) & (FAIRRS_MAX_CPUS - 1);
 	s32 hint;
 
 	if (wake_sched_idle_cpu(cpu))
 		return cpu;
-	if (prev != cpu && bpf_cpumask_test_cpu(prev, p->cpus_ptr) && wake_sched_idle_cpu(prev))
-		goto found;
-	hint = READ_ONCE(wake_sched_idle_hint[topo_llc(prev) & (FAIRRS_MAX_CPUS - 1)]) - 1;
+	hint = READ_ONCE(wake_sched_idle_hint[llc]) - 1;
 	if (hint < 0 || hint == cpu || !bpf_cpumask_test_cpu(hint, p->cpus_ptr) ||
-	    !wake_sched_idle_cpu(hint))
+	    !wake_sched_idle_cpu(hint) ||
+	    __sync_val_compare_and_swap(&wake_sched_idle_hint[llc], hint + 1, 0) != hint + 1)
 		return cpu;
-	prev = hint;
-found:
 	stat_inc(FAIRRS_STAT_WAKE_SCHED_IDLE);
-	return prev;
+	return hint;
 }
 
 #endif /* __FAIRRS_WAKE_BPF_H */

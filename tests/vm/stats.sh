@@ -24,13 +24,16 @@ wait_state enabled 180 $pid || { fail stats_attach "did not attach: $(cat "$OUT/
 # A 50 %-duty task alone on CPU 2, measured first while the other CPUs are
 # quiet (its busy share each second goes to duty.tids; see `stats duty`).
 $BENCH spin --cpu 2 --duty 50 --secs 300 > "$OUT/duty.tids" &
+spinners=$!
 sleep 3
 duty_tid=$(awk '$1 == "tid" {print $2}' "$OUT/duty.tids")
 stats_check duty --tid "${duty_tid:-0}" --spin-log "$OUT/duty.tids"
 
 # Then a hog alone on CPU 3 and four equal hogs on CPU 1.
 $BENCH spin --cpu 3 --secs 300 > "$OUT/hog.tids" &
+spinners="$spinners $!"
 $BENCH spin --cpu 1 --threads 4 --secs 300 > "$OUT/four.tids" &
+spinners="$spinners $!"
 sleep 3
 stats_check loaded --hog-cpu 3 --four-cpu 1 --latency-us 9000 --daemon-out "$OUT/stats-daemon.out"
 # Tasks of nice 0, 5, -5, 19 and SCHED_IDLE on CPU 2 (the duty task's CPU):
@@ -47,7 +50,9 @@ check stats_socket_root_only "$(cat "$OUT/socket.txt")" grep -q "^srw-------" "$
 ls -ld /var/run/scx/fairrs > "$OUT/socket-dir.txt" 2>&1
 check stats_socket_dir_private "$(cat "$OUT/socket-dir.txt")" grep -q "^drwx------ .* root root" "$OUT/socket-dir.txt"
 
-kill $(jobs -p | grep -v "^$pid$") 2>/dev/null
+# By pid: dash's $(jobs -p) runs in a subshell, which has no jobs, and the
+# spinners would outlive the suite into the next one of the boot.
+kill $spinners 2>/dev/null; wait $spinners 2>/dev/null
 check_detached stats_daemon_exited $pid
 record_results stats 12 "$OUT/stats-results.txt"
 check_kernel_log stats_kernel_log_clean
