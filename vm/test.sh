@@ -52,6 +52,7 @@ suite_timeout=${SCX_FAIRRS_SUITE_TIMEOUT:-480}
 # The guest dumps its state (tests/vm/lib.sh) this long after a suite starts,
 # before the host's limit, so a hang leaves evidence.
 budget=$(( suite_timeout > 180 ? suite_timeout - 90 : suite_timeout / 2 ))
+boot_limit=${SCX_FAIRRS_BOOT_LIMIT:-180}
 # Knobs the long runs turn (README): rounds of the hotplug suite, length of
 # the soak.
 guest_env="HOTPLUG_ROUNDS=${SCX_FAIRRS_HOTPLUG_ROUNDS:-5} SOAK_SECS=${SCX_FAIRRS_SOAK_SECS:-180} BENCH_ROUNDS=${SCX_FAIRRS_BENCH_ROUNDS:-1}"
@@ -114,13 +115,15 @@ for boot in "${boots[@]}"; do
     read -r -a vmargs <<< "$vmargs_line"
     # Each suite writes its own directory and exit status; a boot that dies
     # leaves the later suites without either. What a suite left running
-    # (workloads, a daemon; matched by process name, not by command line,
-    # which this very command would match) is listed in its directory and
-    # killed, so that it cannot load the next one.
+    # (workloads, a daemon; matched by process name, at most 15 characters,
+    # not by command line, which this very command would match) is listed in
+    # its directory and killed, so that it cannot load the next one.
     guest_cmd=""
     for suite in "${suites[@]}"; do
         guest_cmd+="mkdir -p \$OUT/$suite; OUT=\$OUT/$suite SUITE_BUDGET=$budget $guest_env sh tests/vm/$suite.sh; echo \$? > \$OUT/$suite/exit-status; "
-        guest_cmd+="pgrep -a '^(fairrs-guest|scx_fairrs|stress-ng.*)\$' > \$OUT/$suite/left-running; pkill -KILL '^(fairrs-guest|scx_fairrs|stress-ng.*)\$'; "
+        for name in '^fairrs-guest$' '^scx_fairrs$' '^stress-ng'; do
+            guest_cmd+="pgrep -a '$name' >> \$OUT/$suite/left-running; pkill -KILL '$name'; "
+        done
     done
     # A suite that hangs (a stuck boot, a wedged guest) must not hang CI: each
     # boot is bounded. A boot that never reached its first suite's first line
@@ -140,7 +143,20 @@ for boot in "${boots[@]}"; do
         timeout --kill-after=30 $((suite_timeout * ${#suites[@]})) \
             vm/run.sh --kernel "$series" "${console[@]}" "${vmargs[@]}" --out "$out" \
                 -- "$guest_cmd" 2>&1 \
-            | tee "$out/console.log" || rc=$?
+            | tee "$out/console.log" &
+        vm=$!
+        # A boot that has not reached its first suite within boot_limit is
+        # stuck (boots take 13-40 s here): stop it (every process naming this
+        # boot's results directory: run.sh, vng, QEMU) and boot again.
+        while kill -0 $vm 2>/dev/null && [ ! -f "$out/${suites[0]}/guest-started" ]; do
+            sleep 5
+            if [ $(( $(date +%s) - start )) -ge "$boot_limit" ]; then
+                echo "vm boot $boot: no suite started within ${boot_limit}s"
+                pkill -TERM -f -- "$out" || true
+                break
+            fi
+        done
+        wait $vm || rc=$?
         echo "vm boot $boot: guest exit $rc after $(( $(date +%s) - start ))s"
         [ ! -f "$out/${suites[0]}/guest-started" ] && [ "$attempt" -lt 3 ] || break
         echo "vm boot $boot: the guest never reached the suite (boot hang?); booting once more"
