@@ -113,18 +113,10 @@ for boot in "${boots[@]}"; do
         fi
     done
     read -r -a vmargs <<< "$vmargs_line"
-    # Each suite writes its own directory and exit status; a boot that dies
-    # leaves the later suites without either. What a suite left running
-    # (workloads, a daemon; matched by process name, at most 15 characters,
-    # not by command line, which this very command would match) is listed in
-    # its directory and killed, so that it cannot load the next one.
-    guest_cmd=""
-    for suite in "${suites[@]}"; do
-        guest_cmd+="mkdir -p \$OUT/$suite; OUT=\$OUT/$suite SUITE_BUDGET=$budget $guest_env sh tests/vm/$suite.sh; echo \$? > \$OUT/$suite/exit-status; "
-        for name in '^fairrs-guest$' '^scx_fairrs$' '^stress-ng'; do
-            guest_cmd+="pgrep -a '$name' >> \$OUT/$suite/left-running; pkill -KILL '$name'; "
-        done
-    done
+    # tests/vm/boot.sh runs the suites, each in its own directory with its
+    # exit status; a boot that dies leaves the later suites without either.
+    # (The guest command travels on the kernel command line, which is short.)
+    guest_cmd="SUITE_BUDGET=$budget $guest_env sh tests/vm/boot.sh ${suites[*]}"
     # A suite that hangs (a stuck boot, a wedged guest) must not hang CI: each
     # boot is bounded. A boot that never reached its first suite's first line
     # (the guest writes guest-started) is retried, twice at most, and says so
@@ -147,12 +139,13 @@ for boot in "${boots[@]}"; do
         vm=$!
         # A boot that has not reached its first suite within boot_limit is
         # stuck (boots take 13-40 s here): stop it (every process naming this
-        # boot's results directory: run.sh, vng, QEMU) and boot again.
+        # run's results directory, a regex without special characters: run.sh,
+        # vng, QEMU) and boot again.
         while kill -0 $vm 2>/dev/null && [ ! -f "$out/${suites[0]}/guest-started" ]; do
             sleep 5
             if [ $(( $(date +%s) - start )) -ge "$boot_limit" ]; then
                 echo "vm boot $boot: no suite started within ${boot_limit}s"
-                pkill -TERM -f -- "$out" || true
+                pkill -TERM -f -- "$out_root/" || true
                 break
             fi
         done
