@@ -8,9 +8,8 @@
  * CPU's LLC, then its NUMA node, then anywhere allowed, with wake-affine
  * placement for synchronous wakeups. When no CPU is idle, a CPU running only
  * SCHED_IDLE work takes the wakee (wake_sched_idle_pick()). A task queued on
- * a busy CPU has an idle
- * CPU it may run on kicked (balance_kick_for()), which then pulls
- * (pull.bpf.h) instead of idling while work waits.
+ * a busy CPU has an idle CPU it may run on kicked (balance_kick_for()), which
+ * then pulls (pull.bpf.h) instead of idling while work waits.
  */
 #ifndef __FAIRRS_WAKE_BPF_H
 #define __FAIRRS_WAKE_BPF_H
