@@ -42,7 +42,7 @@ cargo test --release --locked --workspace
 # warnings (hotplug) goes last in its boot; every suite clears the kernel log
 # first.
 boots=("$@")
-[ ${#boots[@]} -gt 0 ] || boots=(lifecycle+stats+service+hotplug fairness cfs@cfs balance numa smt groups+hostile soak bench
+[ ${#boots[@]} -gt 0 ] || boots=(lifecycle+stats+service+fairness+balance+hotplug groups+hostile+soak+bench cfs@cfs numa smt
     smoke+groups+hotplug@6.12 smoke+groups+hotplug@6.16 smoke+groups+hostile+hotplug@6.18)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)

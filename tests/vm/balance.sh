@@ -6,7 +6,7 @@
 #   balance.sh [CASE]     CASE: spread, unpin, affinity, rt_cpu, churn, nice_mix, nice_mix_stuck,
 #                       numa, smt_split or smt_wake (default: all but numa and the smt ones)
 . tests/vm/lib.sh
-SECS=${BALANCE_SECS:-10}
+SECS=${BALANCE_SECS:-6}
 CASES=${1:-spread unpin affinity rt_cpu churn nice_mix nice_mix_stuck}
 dmesg -C
 

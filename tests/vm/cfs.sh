@@ -13,7 +13,7 @@
 . tests/vm/lib.sh
 read_plan cfs $BENCH fairness --plan
 expect_checks $((EXPECTED + 3))  # CFS present, tunables set, each result, the case count
-SECS=${FAIRNESS_SECS:-10}
+SECS=${FAIRNESS_SECS:-6}
 SCHED=/sys/kernel/debug/sched
 mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
 

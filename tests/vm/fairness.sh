@@ -6,7 +6,7 @@
 # preemption A/B: the sleeper's wakeup latency with the default
 # wakeup_granularity, and with one so large that nothing preempts.
 . tests/vm/lib.sh
-SECS=${FAIRNESS_SECS:-10}
+SECS=${FAIRNESS_SECS:-6}
 dmesg -C
 
 # The cases and their results are the guest's table

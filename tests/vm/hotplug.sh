@@ -3,7 +3,7 @@
 # Guest side of the hotplug suite: the stop path after CPU hotplug, the way a
 # laptop's suspend/resume or a service manager exercises it. ROUNDS rounds of
 #
-#   attach with --stats 1 -> stress-ng (cpu, pipe, fork) for 12 s while CPUs
+#   attach with --stats 1 -> stress-ng (cpu, pipe, fork) for 8 s while CPUs
 #   1-3 go offline and back FLIPS times -> SIGINT -> sched_ext "disabled" and
 #   the daemon gone
 #
@@ -28,7 +28,7 @@ echo "== kernel $(uname -r): $ROUNDS rounds, $FLIPS hotplug flips of CPUs 1-3 ea
 # The workload of every round, with the hotplug flips beside it.
 # Sets $WL_RC (stress-ng's exit code) and $WL_FLIPS.
 workload() {
-    (cd /tmp && stress-ng -t 12 -c 4 --pipe 2 --fork 1 --temp-path /tmp) > "$OUT/hp-stress-$1.log" 2>&1 &
+    (cd /tmp && stress-ng -t 8 -c 4 --pipe 2 --fork 1 --temp-path /tmp) > "$OUT/hp-stress-$1.log" 2>&1 &
     local spid=$!
     WL_FLIPS=$(flip_cpus "$FLIPS")
     wait $spid

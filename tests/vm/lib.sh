@@ -220,9 +220,9 @@ flip_cpus() {
     local n=0 i=0 c
     while [ "$i" -lt "$1" ]; do
         for c in 1 2 3; do echo 0 > /sys/devices/system/cpu/cpu$c/online && n=$((n + 1)); done
-        sleep 1
+        sleep 0.5
         for c in 1 2 3; do echo 1 > /sys/devices/system/cpu/cpu$c/online && n=$((n + 1)); done
-        sleep 1
+        sleep 0.5
         i=$((i + 1))
     done
     echo "$n"
