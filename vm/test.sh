@@ -13,6 +13,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A boot runs one suite or several joined by "+" (each in its own results
+# directory, one after the other): a boot costs about 20 s here, and the
+# suites of the older kernels share theirs. A suite that provokes kernel
+# warnings (hotplug) goes last in its boot; every suite clears the kernel log
+# first.
+boots=("$@")
+[ ${#boots[@]} -gt 0 ] || boots=(lifecycle+stats+service+fairness+balance+hotplug groups+hostile+soak+bench cfs@cfs numa smt
+    smoke+groups+hotplug@6.12 smoke+groups+hotplug@6.16 smoke+groups+hostile+hotplug@6.18)
+
+# A suite may ask for a VM shape on a "# vm-args:" line (e.g. NUMA nodes);
+# the suites of one boot must ask for the same. Checked for every boot before
+# the first one starts.
+vm_args() { sed -n 's/^# vm-args: //p' "tests/vm/$1.sh"; }
+for boot in "${boots[@]}"; do
+    IFS=+ read -r -a suites <<< "${boot%@*}"
+    for suite in "${suites[@]}"; do
+        [ -f "tests/vm/$suite.sh" ] || { echo "vm/test.sh: no suite $suite (tests/vm/$suite.sh)" >&2; exit 2; }
+        if [ "$(vm_args "$suite")" != "$(vm_args "${suites[0]}")" ]; then
+            echo "vm/test.sh: $boot joins suites that ask for different VM shapes" >&2
+            exit 2
+        fi
+    done
+done
+
 bash vm/setup.sh >/dev/null
 . vm/env.sh
 
@@ -35,15 +59,6 @@ echo "build: $(( $(date +%s) - start ))s"
 
 echo "== host tests"
 cargo test --release --locked --workspace
-
-# A boot runs one suite or several joined by "+" (each in its own results
-# directory, one after the other): a boot costs about 20 s here, and the
-# suites of the older kernels share theirs. A suite that provokes kernel
-# warnings (hotplug) goes last in its boot; every suite clears the kernel log
-# first.
-boots=("$@")
-[ ${#boots[@]} -gt 0 ] || boots=(lifecycle+stats+service+fairness+balance+hotplug groups+hostile+soak+bench cfs@cfs numa smt
-    smoke+groups+hotplug@6.12 smoke+groups+hotplug@6.16 smoke+groups+hostile+hotplug@6.18)
 
 out_root=$(mktemp -d /tmp/fairrs-vm.XXXXXX)
 # The longest suite takes about 260 s here; a boot is stopped after this much
@@ -103,16 +118,7 @@ for boot in "${boots[@]}"; do
         done
         continue
     fi
-    # A suite may ask for a VM shape on a "# vm-args:" line (e.g. NUMA
-    # nodes); the suites of one boot must ask for the same.
-    vmargs_line=$(sed -n 's/^# vm-args: //p' "tests/vm/${suites[0]}.sh")
-    for suite in "${suites[@]}"; do
-        if [ "$(sed -n 's/^# vm-args: //p' "tests/vm/$suite.sh")" != "$vmargs_line" ]; then
-            echo "vm/test.sh: $boot joins suites that ask for different VM shapes" >&2
-            exit 2
-        fi
-    done
-    read -r -a vmargs <<< "$vmargs_line"
+    read -r -a vmargs <<< "$(vm_args "${suites[0]}")"
     # tests/vm/boot.sh runs the suites, each in its own directory with its
     # exit status; a boot that dies leaves the later suites without either.
     # (The guest command travels on the kernel command line, which is short.)

@@ -256,6 +256,12 @@ static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 			__sync_fetch_and_sub(&g->nr_runnable, sign);
 			break;
 		}
+		/* Leaving a slot that counts nothing: it was freed and retaken under us. */
+		if (before <= 0 && sign < 0) {
+			__sync_fetch_and_sub(&g->nr_runnable, sign);
+			stat_inc(FAIRRS_STAT_GROUP_UNDERFLOW);
+			break;
+		}
 		if (depth == 0) {
 			__sync_fetch_and_add(&g->task_load, sign * tctx->group_load);
 			if (sign > 0)

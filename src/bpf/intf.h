@@ -91,6 +91,7 @@ struct fairrs_tunables {
 	X(BALANCE_ACTIVE,	"balance_active", "running task pushed off a busy SMT core to a wholly idle one (balance_push_prev())") \
 	X(GROUP_UNTRACKED,	"group_untracked", "cgroups counted as their parent: nested too deep or no free slot (group.bpf.h)") \
 	X(GROUP_LATE_FREE,	"group_late_free", "cgroups removed while a task was still counted in them: freed as it left (group_exit())") \
+	X(GROUP_UNDERFLOW,	"group_underflow", "a task left a group it was not counted in, undone (a slot reused too early: must stay 0)") \
 	X(STARVE_RUN,		"starve_run",	"a task that waited in its queue past the starvation guard run first (vtime_serve_starving())") \
 	X(WAKE_SCHED_IDLE,	"wake_sched_idle", "wakeup sent from its busy CPU to one of its LLC running only SCHED_IDLE work (sched_idle_cpu())") \
 	X(SLICES,		"slices",	"slices granted")					\

@@ -18,7 +18,6 @@
 # and detached cleanly and the kernel log is clean: the figures themselves
 # (and their targets) are read in the table, not asserted here, since a
 # single short round under emulation is too noisy for a ratio bound.
-# vm-args: --cpus 4
 . tests/vm/lib.sh
 ROUNDS=${BENCH_ROUNDS:-3}
 expect_checks $((ROUNDS + 3))  # scx_fairrs detached each round; figures, never ejected, kernel log

@@ -94,6 +94,33 @@ check_kernel_log() {
     check "$1" "${trouble:-clean}" [ -z "$trouble" ]
 }
 
+# suspend_cycle STATE: one suspend and resume cycle (freeze or mem) stopped at
+# the freezer (pm_test): the PM notifier (sched_ext bypasses the BPF scheduler
+# from PM_SUSPEND_PREPARE to PM_POST_SUSPEND) and every task frozen and
+# thawed. This VM's disks do not come back from a full device suspend (an ata
+# "check power mode" hang), a matter of QEMU, not of scheduling. Appends
+# "STATE:rc=N,Mms" to $SUSPENDS; fails if the cycle did.
+SUSPENDS=""
+suspend_cycle() {
+    local t0=$(date +%s%N) rc=0
+    echo freezer > /sys/power/pm_test || return 1
+    echo 1 > /sys/module/suspend/parameters/pm_test_delay  # s at the test point (5 by default)
+    timeout 60 sh -c "echo $1 > /sys/power/state" || rc=$?
+    echo none > /sys/power/pm_test
+    SUSPENDS="$SUSPENDS $1:rc=$rc,$(( ($(date +%s%N) - t0) / 1000000 ))ms"
+    [ "$rc" = 0 ]
+}
+
+# kernel_before MAJOR MINOR: the running kernel is older than MAJOR.MINOR.
+kernel_before() {
+    local v=$(uname -r) major minor
+    major=${v%%.*} minor=${v#*.}; minor=${minor%%[!0-9]*}
+    [ "$major" -lt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -lt "$2" ]; }
+}
+
+# daemon_total NAME LOG: the counter NAME in the totals a daemon logged at exit.
+daemon_total() { sed -n "s/.*totals over .* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1; }
+
 # cgroups_classic: cgroup v2 with the cpu controller, and on kernels from 7.3
 # the classic group mode ("smp"; their default grows a group's weight with its
 # task count), so the kernel's figures follow CFS's documented shares.

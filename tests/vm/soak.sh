@@ -76,11 +76,8 @@ unit_churn &
 churner=$!
 
 # One CPU offline and back every 10 s, rotating over CPUs 1-3, and every
-# fourth round a suspend and resume cycle (pm_test freezer, as in the hostile
-# suite: the PM notifier and the freezer; this VM's disks do not survive a
-# full one), until the workload ends; the daemon's RSS is sampled after one
-# minute.
-echo 1 > /sys/module/suspend/parameters/pm_test_delay
+# fourth round a suspend and resume cycle (suspend_cycle, lib.sh), until the
+# workload ends; the daemon's RSS is sampled after one minute.
 flips=0 failed_flips=0 t=0 c=1 rss1= rounds=0 suspends=0 failed_suspends=0
 while kill -0 $spid 2>/dev/null; do
     sleep 8; t=$((t + 8))
@@ -91,9 +88,7 @@ while kill -0 $spid 2>/dev/null; do
     rounds=$((rounds + 1))
     if [ $((rounds % 4)) = 0 ] && kill -0 $spid 2>/dev/null; then
         state=freeze; [ $((rounds % 8)) = 0 ] && state=mem
-        echo freezer > /sys/power/pm_test
-        if timeout 60 sh -c "echo $state > /sys/power/state"; then suspends=$((suspends + 1)); else failed_suspends=$((failed_suspends + 1)); fi
-        echo none > /sys/power/pm_test
+        if suspend_cycle $state; then suspends=$((suspends + 1)); else failed_suspends=$((failed_suspends + 1)); fi
     fi
     [ -n "$rss1" ] || [ "$t" -lt 60 ] || rss1=$(rss_kb $pid)
 done

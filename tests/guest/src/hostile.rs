@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::cases::{self, case, Case, OnPanic};
 use crate::hogs::{on, Class, Procs};
-use crate::sys::{measure, mono_ns, nr_cpus, pin_self, rmdir, schedstat, set_affinity, Cgroup, CGROOT};
+use crate::sys::{measure, mono_ns, nr_cpus, pin_self, rmdir, schedstat, set_affinity, Cgroup, PreemptMode, CGROOT};
 
 const CASES: &[Case<Hostile>] = &[
     case("pinned_neighbours", &["pinned_neighbours_min_share"], pinned_neighbours),
@@ -63,8 +63,8 @@ type Ctx<'a> = cases::Run<'a, Hostile>;
 // ---------------------------------------------------------------------------
 // Processes, cgroups, gap timing.
 
-/// A spinner's longest off-CPU gap, in memory shared with it (MAP_SHARED,
-/// so a forked process writes what the parent reads).
+/// A spinner's longest off-CPU gap, in memory shared with it
+/// (shared_counters(), so a forked process writes what the parent reads).
 #[repr(C)]
 struct GapCell {
     armed: AtomicU64,
@@ -72,22 +72,17 @@ struct GapCell {
     max: AtomicU64,
 }
 
-struct Gaps(*mut GapCell);
+struct Gaps(&'static GapCell);
 
 impl Gaps {
     fn new() -> Self {
-        let len = std::mem::size_of::<GapCell>();
-        // SAFETY: a fresh anonymous mapping, zeroed: valid atomics.
-        let p = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0)
-        };
-        assert!(p != libc::MAP_FAILED, "mmap: {}", io::Error::last_os_error());
-        Self(p.cast())
+        let c = shared_counters(3);
+        // SAFETY: GapCell is three AtomicU64 in a row (repr(C)), as c is.
+        Self(unsafe { &*c.as_ptr().cast::<GapCell>() })
     }
 
     fn cell(&self) -> &GapCell {
-        // SAFETY: mapped for our lifetime.
-        unsafe { &*self.0 }
+        self.0
     }
 
     /// The spinner: reads the clock back to back; a gap between reads is
@@ -135,12 +130,6 @@ impl Gaps {
         let max = c.max.load(Ordering::SeqCst);
         let open = mono_ns().saturating_sub(last.max(c.armed.load(Ordering::SeqCst)));
         max.max(open) as f64 / 1e9
-    }
-}
-
-impl Drop for Gaps {
-    fn drop(&mut self) {
-        unsafe { libc::munmap(self.0.cast(), std::mem::size_of::<GapCell>()) };
     }
 }
 
@@ -442,9 +431,12 @@ const CHURN_LIMIT: Duration = Duration::from_secs(30);
 /// 0.5 ms as SCHED_IDLE (far ahead in vruntime) before it exits: its parent's
 /// wakeup in exit_notify() then preempts it after cgroup_exit(), and it stays
 /// runnable in its scope's group for a while as the parent removes the scope
-/// (the group's slot must not be reused then).
+/// (the group's slot must not be reused then). That takes full preemption
+/// (preempt=full, as many distributions run): with voluntary or lazy, the
+/// child runs on to its end and the window never opens.
 /// Returns what happened, for the detail.
 fn churn(parent: &Path, all: &[usize]) -> String {
+    let preempt = PreemptMode::set("full");
     let next = AtomicUsize::new(1);
     let [done, retries, stuck, strays] = [(); 4].map(|_| AtomicU64::new(0));
     let t0 = Instant::now();
@@ -497,10 +489,11 @@ fn churn(parent: &Path, all: &[usize]) -> String {
     });
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     format!(
-        "churn: {} of {} scopes in {:.1}s beside 8 hogs, {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
+        "churn: {} of {} scopes in {:.1}s beside 8 hogs ({}), {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
         n(&done),
         CHURNERS * CHURN_ITERS,
         t0.elapsed().as_secs_f64(),
+        if preempt.is_some() { "preempt=full" } else { "preemption mode not switchable" },
         n(&retries),
         n(&stuck),
         n(&strays)
