@@ -21,18 +21,14 @@ expect_checks $((EXPECTED + CALIBRATED + 9))
 cases() { $BENCH hostile --secs "$SECS"; }
 side_by_side hostile "$EXPECTED" cases
 
-# unit_churn removes scopes while an exiting child of theirs is still
-# runnable (preempted in exit_notify()). Before 6.19 (cgroup_task_dead())
-# the cgroup goes offline then, and its slot must wait for that child: the
-# case must have reached the window (group_late_free), and on every kernel no
-# task may leave a slot that no longer counts it (group_underflow).
+# unit_churn removes scopes that an exiting child may still be counted in:
+# no task may ever leave a group slot that no longer counts it
+# (group_underflow; group_late_free says how often a slot had to wait for
+# such a child).
 late=$(daemon_total group_late_free "$OUT/hostile-daemon.log")
 under=$(daemon_total group_underflow "$OUT/hostile-daemon.log")
-window=no
-! kernel_before 6 19 || window=yes
-slot_kept() { [ "${under:-x}" = 0 ] && { [ "$window" = no ] || [ "${late:-0}" -gt 0 ]; }; }
-check hostile_removed_group_slot "group_late_free=${late:-missing} group_underflow=${under:-missing} (window before 6.19: $window)" \
-    slot_kept
+check hostile_group_slots_consistent "group_underflow=${under:-missing} group_late_free=${late:-missing}" \
+    [ "${under:-x}" = 0 ]
 
 # The scx project's smoke (its CI's stress-ng line); Debian 12's 0.15 has
 # every flag. scx_fairrs must stay attached throughout.

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::cases::{self, case, Case, OnPanic};
 use crate::hogs::{on, Class, Procs};
-use crate::sys::{measure, mono_ns, nr_cpus, pin_self, rmdir, schedstat, set_affinity, Cgroup, PreemptMode, CGROOT};
+use crate::sys::{measure, mono_ns, nr_cpus, pin_self, rmdir, schedstat, set_affinity, Cgroup, CGROOT};
 
 const CASES: &[Case<Hostile>] = &[
     case("pinned_neighbours", &["pinned_neighbours_min_share"], pinned_neighbours),
@@ -431,12 +431,9 @@ const CHURN_LIMIT: Duration = Duration::from_secs(30);
 /// 0.5 ms as SCHED_IDLE (far ahead in vruntime) before it exits: its parent's
 /// wakeup in exit_notify() then preempts it after cgroup_exit(), and it stays
 /// runnable in its scope's group for a while as the parent removes the scope
-/// (the group's slot must not be reused then). That takes full preemption
-/// (preempt=full, as many distributions run): with voluntary or lazy, the
-/// child runs on to its end and the window never opens.
+/// (the group's slot must not be reused then).
 /// Returns what happened, for the detail.
 fn churn(parent: &Path, all: &[usize]) -> String {
-    let preempt = PreemptMode::set("full");
     let next = AtomicUsize::new(1);
     let [done, retries, stuck, strays] = [(); 4].map(|_| AtomicU64::new(0));
     let t0 = Instant::now();
@@ -489,11 +486,10 @@ fn churn(parent: &Path, all: &[usize]) -> String {
     });
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     format!(
-        "churn: {} of {} scopes in {:.1}s beside 8 hogs ({}), {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
+        "churn: {} of {} scopes in {:.1}s beside 8 hogs, {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
         n(&done),
         CHURNERS * CHURN_ITERS,
         t0.elapsed().as_secs_f64(),
-        if preempt.is_some() { "preempt=full" } else { "preemption mode not switchable" },
         n(&retries),
         n(&stuck),
         n(&strays)

@@ -169,29 +169,6 @@ pub fn write(path: &Path, text: &str) {
     fs::write(path, text).unwrap_or_else(|e| panic!("writing {text:?} to {}: {e}", path.display()));
 }
 
-/// The kernel's preemption mode (PREEMPT_DYNAMIC, in debugfs, which the
-/// suites mount) set to `mode` while this lives, then set back. None where
-/// the kernel cannot switch.
-pub struct PreemptMode(String);
-
-const PREEMPT_MODE: &str = "/sys/kernel/debug/sched/preempt";
-
-impl PreemptMode {
-    pub fn set(mode: &str) -> Option<Self> {
-        // "none voluntary (full) lazy": the current mode is in parentheses.
-        let now = fs::read_to_string(PREEMPT_MODE).ok()?;
-        let was = now.split_whitespace().find(|w| w.starts_with('('))?.trim_matches(['(', ')']).to_string();
-        fs::write(PREEMPT_MODE, mode).ok()?;
-        Some(Self(was))
-    }
-}
-
-impl Drop for PreemptMode {
-    fn drop(&mut self) {
-        let _ = fs::write(PREEMPT_MODE, &self.0);
-    }
-}
-
 /// Where cgroup v2 is mounted (the suites mount it).
 pub const CGROOT: &str = "/sys/fs/cgroup";
 
