@@ -46,7 +46,7 @@ Exit status:
   1  could not start (no sched_ext, not root, another sched_ext scheduler
      attached, load or attach failed), or the kernel ejected the scheduler
      while it ran (the kernel's exit reason is printed); also a failed
-     --monitor or --set
+     --monitor, --set or --openmetrics
   2  a flag value was refused; nothing was loaded";
 
 /// scx_fairrs: the Completely Fair Scheduler's policy as a sched_ext scheduler.
@@ -147,13 +147,20 @@ pub struct Opts {
 
     /// Do not load a scheduler: print the running instance's statistics
     /// every SECS seconds, read over its stats socket
-    /// (/var/run/scx/fairrs/stats, root only).
+    /// (/var/run/scx/root/stats, root only).
     #[arg(long, value_name = "SECS", default_value_t = 0.0, help_heading = STATS)]
     pub monitor: f64,
 
     /// With --monitor: print each report as JSON instead of text.
     #[arg(long, requires = "monitor", help_heading = STATS)]
     pub json: bool,
+
+    /// Do not load a scheduler: print the running instance's statistics once,
+    /// over one second, in the OpenMetrics text format (which Prometheus and
+    /// node_exporter's textfile collector read), and exit. Names start with
+    /// fairrs_; per-CPU, per-task (--top) and per-cgroup series are labelled.
+    #[arg(long, conflicts_with_all = ["monitor", "json", "set"], help_heading = STATS)]
+    pub openmetrics: bool,
 
     // The help lists the keys from the tunables table.
     #[arg(long, value_name = "KEY=VALUE", help_heading = STATS, help = set_help())]
@@ -795,6 +802,16 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn openmetrics_is_a_client_of_its_own() {
+        assert!(parse(&["--openmetrics", "--top", "0"]).openmetrics);
+        for other in [&["--monitor", "1"][..], &["--set", "sched_latency_us=12000"], &["--monitor", "1", "--json"]] {
+            let mut argv = vec!["scx_fairrs", "--openmetrics"];
+            argv.extend_from_slice(other);
+            assert!(Opts::try_parse_from(&argv).is_err(), "{argv:?}");
+        }
     }
 
     #[test]

@@ -98,8 +98,9 @@ fn man_page(cmd: clap::Command, out: &mut dyn Write) -> io::Result<()> {
             "SCX_FAIRRS_FLAGS: the flags scx_fairrs.service starts the scheduler with.",
         ),
         (
-            "/var/run/scx/fairrs/stats",
-            "The running instance's stats socket (root only), used by --monitor and --set.",
+            "/var/run/scx/root/stats",
+            "The running instance's stats socket (root only): scx_stats' default path, where scxtop and \
+             other scx_stats clients look; used by --monitor, --set and --openmetrics.",
         ),
     ] {
         writeln!(out, ".TP\n\\fI{}\\fR\n{}", roff_text(path), roff_text(what))?;
@@ -179,6 +180,7 @@ mod tests {
             assert!(man.contains(&format!(".TP\n\\fB{code}\\fR\n")), "EXIT STATUS lacks {code}");
         }
         assert!(man.contains("[default: 6000]") && man.contains("Range 100..=1000000"));
+        assert!(man.contains("/var/run/scx/root/stats"), "FILES names the stats socket");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod cgroups;
 mod cli;
 mod control;
 mod generate;
+mod openmetrics;
 #[cfg(test)]
 mod cfs;
 #[cfg(test)]
@@ -89,6 +90,10 @@ fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
     }
     if opts.monitor > 0.0 {
         return monitor(opts, shutdown);
+    }
+    if opts.openmetrics {
+        print!("{}", control::openmetrics(opts.top)?);
+        return Ok(());
     }
 
     scheduler::preflight()?;

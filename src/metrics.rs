@@ -4,17 +4,30 @@
 //! and of the stats socket, so they live in the crate's library, where a
 //! client (the VM tests' guest program) reads them with the very types the
 //! daemon writes. How they are computed is the daemon's business (stats.rs).
+//!
+//! OpenMetrics names (scx_stats' user attributes, read by `--openmetrics`
+//! and carried in the "stats_meta" a client receives): a struct's
+//! `_om_prefix` starts the name of each of its numeric fields; a field with
+//! `_om_label = "NAME"` is the label NAME of its struct's series (a list's
+//! element: cpu, pid, comm, cgroup) or, on a map of numbers, the label of its
+//! keys; `_om_skip` marks what is no sample of its own; the struct-level
+//! `_om_label` names the label of a nested struct, as scx_stats' tools expect.
+//! These structs do without `#[stat_doc]`: it cannot parse a field attribute
+//! with a value (`_om_label = "cpu"`) and fails the build.
 
 use std::collections::BTreeMap;
 
-use scx_stats_derive::{stat_doc, Stats};
+use scx_stats_derive::Stats;
 use serde::{Deserialize, Serialize};
 
-#[stat_doc]
+/// The top-level report's `_om_prefix`: every OpenMetrics name starts with
+/// it, and clients tell scx_fairrs's stats socket from another scheduler's by it.
+pub const OM_PREFIX: &str = "fairrs_";
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
-#[stat(_om_prefix = "c_", _om_label = "cpu")]
+#[stat(_om_prefix = "fairrs_cpu_", _om_label = "cpu")]
 pub struct CpuMetrics {
-    #[stat(desc = "CPU id")]
+    #[stat(desc = "CPU id", _om_label = "cpu", _om_skip)]
     pub cpu: u64,
     #[stat(desc = "Runnable tasks on this CPU's queue, running included")]
     pub nr_running: u64,
@@ -28,12 +41,12 @@ pub struct CpuMetrics {
     pub slice_us: f64,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(_om_prefix = "fairrs_task_", _om_label = "pid")]
 pub struct TaskMetrics {
-    #[stat(desc = "Thread id")]
+    #[stat(desc = "Thread id", _om_label = "pid", _om_skip)]
     pub pid: i64,
-    #[stat(desc = "Command name")]
+    #[stat(desc = "Command name", _om_label = "comm", _om_skip)]
     pub comm: String,
     #[stat(desc = "Nice level")]
     pub nice: i64,
@@ -53,10 +66,10 @@ pub struct TaskMetrics {
     pub migrations: u64,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(_om_prefix = "fairrs_group_", _om_label = "cgroup")]
 pub struct GroupMetrics {
-    #[stat(desc = "Cgroup path below the cgroup v2 root")]
+    #[stat(desc = "Cgroup path below the cgroup v2 root", _om_label = "cgroup", _om_skip)]
     pub path: String,
     #[stat(desc = "cpu.weight")]
     pub cpu_weight: u64,
@@ -68,9 +81,8 @@ pub struct GroupMetrics {
     pub ideal_share: f64,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
-#[stat(top)]
+#[stat(top, _om_prefix = "fairrs_")]
 pub struct Metrics {
     #[stat(desc = "Length of the interval these figures cover, seconds")]
     pub interval_s: f64,
@@ -78,7 +90,7 @@ pub struct Metrics {
     pub nr_cpus: u64,
     #[stat(desc = "Runnable tasks, running included")]
     pub nr_running: u64,
-    #[stat(desc = "Scheduling events per second, by kind")]
+    #[stat(desc = "Scheduling events per second, by kind", _om_label = "event")]
     pub events_per_s: BTreeMap<String, f64>,
     #[stat(desc = "Average slice granted in the interval, microseconds")]
     pub avg_slice_us: f64,
@@ -96,6 +108,6 @@ pub struct Metrics {
     pub top: Vec<TaskMetrics>,
     #[stat(desc = "Cgroups that ran the most in the interval (not the root), with their ideal shares")]
     pub groups: Vec<GroupMetrics>,
-    #[stat(desc = "Current tunables")]
+    #[stat(desc = "Current tunables", _om_label = "tunable")]
     pub tunables: BTreeMap<String, u64>,
 }

@@ -74,3 +74,20 @@ fn refuses_to_run_where_it_cannot_load() {
         eprintln!("sched_ext host with root: refusal paths are covered by the VM suite");
     }
 }
+
+/// --openmetrics is for a textfile collector's cron job: with nothing to
+/// read, one line and status 1, and nothing on stdout to be mistaken for
+/// metrics.
+#[test]
+fn openmetrics_without_an_instance_is_one_line() {
+    if Path::new("/var/run/scx/root/stats").exists() {
+        eprintln!("a stats socket exists on this host: not asserting the no-instance error");
+        return;
+    }
+    let out = fairrs(&["--openmetrics"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("cannot reach a running scx_fairrs at /var/run/scx/root/stats"), "{}", lines[0]);
+}

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Control of a running instance over its socket, /var/run/scx/fairrs/stats:
-//! the server the scheduler runs (server.rs: a private directory, bounded
-//! connections; connection.rs: one client's requests, peer credentials), what
-//! it asks of the scheduler loop (`Call`: a snapshot for a report, or a
-//! retune), and the two clients, `--monitor` and `--set` (client.rs).
+//! Control of a running instance over its socket, /var/run/scx/root/stats
+//! (scx_stats' default path, where scxtop and a plain StatsClient look): the
+//! server the scheduler runs (server.rs: a private directory, bounded
+//! connections, a live server of another scheduler left alone;
+//! connection.rs: one client's requests, peer credentials), what it asks of
+//! the scheduler loop (`Call`: a snapshot for a report, or a retune), and the
+//! clients, `--monitor`, `--set` and `--openmetrics` (client.rs).
 //!
 //! The socket speaks scx_stats' protocol (wire.rs), so StatsClient and the
 //! scx tools read it: "stats" with target "top" (a `Metrics` report, see
@@ -22,7 +24,7 @@ mod server;
 mod tests;
 mod wire;
 
-pub use client::{monitor, set_remote};
+pub use client::{monitor, openmetrics, set_remote};
 pub use server::Server;
 pub use wire::STATS_DIR;
 

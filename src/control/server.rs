@@ -4,9 +4,10 @@
 //! it serves (each one served by connection.rs).
 
 use std::io::ErrorKind;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-use std::os::unix::net::UnixListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -14,7 +15,7 @@ use std::sync::{mpsc, Arc};
 use anyhow::{bail, Context, Result};
 use log::warn;
 
-use super::connection::{peer_of, Connection, TICK};
+use super::connection::{peer_of, Connection, Peer, TICK};
 use super::wire::{err_resp, send};
 use super::{Call, Limits};
 
@@ -42,13 +43,24 @@ impl Server {
     /// Make `dir` private to this process's user (root), then bind
     /// `dir/stats` inside it: the socket never exists where another user
     /// could reach it, not even for a moment. Refuses, naming why, a
-    /// directory it cannot make private and a socket that did not come out
-    /// mode 0600.
+    /// directory it cannot make private, a socket another live process
+    /// serves, and a socket that did not come out mode 0600.
     pub fn launch(dir: &Path, default_top: usize, limits: Limits, calls: mpsc::Sender<Call>) -> Result<Self> {
         private_dir(dir)?;
         let path = dir.join("stats");
-        // A socket left by an instance that was killed: connecting to it
-        // would fail anyway, and bind() needs the name.
+        // Every scx_stats server uses this path. One that still answers
+        // after a grace period (a scheduler just replaced may still be on
+        // its way out) is left alone: its owner would lose its clients to
+        // us. A dead one, left by a scheduler that exited (scx_stats' server
+        // never removes its socket) or was killed, is replaced: bind() needs
+        // the name.
+        let since = std::time::Instant::now();
+        while let Some(who) = live_server(&path).with_context(|| format!("checking the old {}", path.display()))? {
+            if since.elapsed() >= LIVE_GRACE {
+                bail!("{} is served by another live process ({who}); not taking it over", path.display());
+            }
+            std::thread::sleep(TICK);
+        }
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != ErrorKind::NotFound => {
                 return Err(e).with_context(|| format!("removing the old {}", path.display()))
@@ -95,6 +107,55 @@ impl Drop for Server {
             }
         }
     }
+}
+
+/// How long a live server found at the socket's path has to go away.
+const LIVE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Who answers on the socket at `path`: None when nothing does (no socket
+/// there, or one whose server is gone). The connect() does not block: a
+/// server whose backlog is full is alive too.
+pub(super) fn live_server(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: a zeroed sockaddr_un is valid; the path is copied in with room
+    // for its terminating NUL.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(std::io::Error::new(ErrorKind::InvalidInput, "socket path too long"));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, &b) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = b as libc::c_char;
+    }
+    // SAFETY: plain system calls on a descriptor owned right away.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let stream = UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let rc = unsafe { libc::connect(fd, (&addr as *const libc::sockaddr_un).cast(), len) };
+    if rc == 0 {
+        return Ok(Some(peer_of(&stream).map_or_else(|_| "its credentials unknown".into(), describe)));
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) | Some(libc::ENOENT) => Ok(None),
+        Some(libc::EAGAIN) => Ok(Some("its backlog is full".into())),
+        _ => Err(e),
+    }
+}
+
+/// "pid N (comm), uid U" for a log line or an error.
+pub(super) fn describe(peer: Peer) -> String {
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", peer.pid)).unwrap_or_default();
+    format!("pid {} ({}), uid {}", peer.pid, comm.trim(), peer.uid)
 }
 
 /// Make `dir` a directory that only this process's user can enter (0700),

@@ -9,10 +9,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use scx_stats::prelude::*;
+use scx_stats_derive::Stats;
+use serde::{Deserialize, Serialize};
 
+use super::client::{client_at, openmetrics_at};
 use super::connection::{Connection, Peer};
+use super::server::live_server;
 use super::wire::SetResult;
 use super::*;
+use crate::openmetrics::tests::parse;
 use crate::stats::tests::{raw, task};
 use crate::stats::{Metrics, NR_COUNTERS};
 
@@ -375,6 +380,135 @@ fn a_flood_of_connections_is_turned_away_not_kept() {
         }
     };
     assert!(back, "no connection served after the flood");
+    drop(server);
+    assert!(answers.join().unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Another scheduler's report, served by scx_stats' own server (as scx_bpfland
+/// and the others serve theirs at the same default path).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(top)]
+struct OtherMetrics {
+    #[stat(desc = "Runnable tasks")]
+    nr_running: u64,
+}
+
+fn other_scheduler(path: &Path) -> StatsServer<(), ()> {
+    let data = StatsServerData::new()
+        .add_meta(OtherMetrics::meta())
+        .add_stats("top", Box::new(|_, _| OtherMetrics { nr_running: 7 }.to_json()));
+    StatsServer::new(data).set_path(path).launch().unwrap()
+}
+
+/// Until `path` has no live server behind it (at most 5 s).
+fn wait_dead(path: &Path) -> bool {
+    let t = Instant::now();
+    while live_server(path).unwrap().is_some() {
+        if t.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn another_schedulers_live_server_is_left_alone_and_its_dead_socket_replaced() {
+    let base = scratch("other");
+    let dir = base.join("root");
+    let path = dir.join("stats");
+    let other = other_scheduler(&path);
+    let me = format!("pid {}", std::process::id());
+
+    // Our clients name it rather than misread it.
+    let why = format!("{:#}", client_at(&path).err().expect("a client accepted another scheduler"));
+    assert!(why.contains("another scheduler's stats server") && why.contains(&me), "{why}");
+    // Our server does not take its socket over...
+    let (tx, rx) = mpsc::channel();
+    let answers = fake_loop(rx);
+    let why = format!("{:#}", Server::launch(&dir, 3, quick_limits(), tx.clone()).err().expect("took over a live socket"));
+    assert!(why.contains("served by another live process") && why.contains(&me), "{why}");
+    // ... which goes on serving its own clients.
+    let mut c = StatsClient::new().set_path(&path).connect(Some(5000)).unwrap();
+    assert_eq!(c.request::<OtherMetrics>("stats", vec![]).unwrap().nr_running, 7);
+    drop(c);
+
+    // scx_stats leaves its socket behind when it stops: a dead one, replaced.
+    drop(other);
+    assert!(wait_dead(&path), "scx_stats' server still answers after its drop");
+    assert!(path.exists());
+    let server = Server::launch(&dir, 3, quick_limits(), tx).unwrap();
+    assert_eq!((mode(&dir), mode(&path)), (0o700, 0o600));
+    // A client that names no path at all would now read scx_fairrs.
+    let (mut c, _) = client_at(&path).unwrap();
+    assert_eq!(c.request::<Metrics>("stats", vec![]).unwrap().nr_cpus, 2);
+    drop(c);
+    drop(server);
+    assert!(answers.join().unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_second_server_leaves_a_live_one_alone() {
+    let (base, first, answers) = launch("second", quick_limits());
+    let path = first.path().to_path_buf();
+    let inode = std::fs::symlink_metadata(&path).unwrap().ino();
+    let why = match Server::launch(path.parent().unwrap(), 3, quick_limits(), mpsc::channel().0) {
+        Ok(_) => panic!("a second server took over a live socket"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(why.contains("served by another live process"), "{why}");
+    assert_eq!(std::fs::symlink_metadata(&path).unwrap().ino(), inode, "the live socket was replaced");
+    let (mut c, _) = client_at(&path).unwrap();
+    let _: Metrics = c.request("stats", vec![]).unwrap();
+    drop(c);
+    drop(first);
+    assert!(answers.join().unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn the_metadata_a_client_receives_names_every_series() {
+    let (base, server, answers) = launch("om", quick_limits());
+    let path = server.path().to_path_buf();
+    let (_, metas) = client_at(&path).unwrap();
+    let user = |s: &str, f: Option<&str>, k: &str| {
+        let m = &metas[s];
+        let attrs = match f {
+            Some(f) => &m.fields[f].attrs.user,
+            None => &m.attrs.user,
+        };
+        attrs.get(k).cloned().unwrap_or_else(|| panic!("{s}.{f:?} has no {k}: {attrs:?}"))
+    };
+    assert_eq!(user("Metrics", None, "_om_prefix"), "fairrs_");
+    assert_eq!(user("Metrics", Some("events_per_s"), "_om_label"), "event");
+    assert_eq!(user("Metrics", Some("tunables"), "_om_label"), "tunable");
+    for (s, prefix, label, field) in [
+        ("CpuMetrics", "fairrs_cpu_", "cpu", "cpu"),
+        ("TaskMetrics", "fairrs_task_", "pid", "pid"),
+        ("GroupMetrics", "fairrs_group_", "cgroup", "path"),
+    ] {
+        assert_eq!(user(s, None, "_om_prefix"), prefix);
+        assert_eq!(user(s, None, "_om_label"), label);
+        assert_eq!(user(s, Some(field), "_om_label"), label);
+        assert_eq!(user(s, Some(field), "_om_skip"), "true");
+    }
+    assert_eq!(user("TaskMetrics", Some("comm"), "_om_label"), "comm");
+
+    // --openmetrics, end to end: what the fake scheduler reported, labelled.
+    let text = openmetrics_at(&path, 3, Duration::from_millis(50)).unwrap();
+    let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        let labels: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        samples.iter().find(|s| s.0 == name && s.1 == labels).map(|s| s.2)
+    };
+    assert_eq!(value("fairrs_nr_cpus", &[]), Some(2.0), "{text}");
+    assert_eq!(value("fairrs_cpu_util_avg", &[("cpu", "0")]), Some(1000.0), "{text}");
+    assert_eq!(value("fairrs_cpu_util_avg", &[("cpu", "1")]), Some(500.0), "{text}");
+    assert_eq!(value("fairrs_cpu_util_avg", &[("cpu", "2")]), None, "an offline CPU has no series:\n{text}");
+    assert_eq!(value("fairrs_task_weight", &[("comm", "t1"), ("pid", "1")]), Some(1024.0), "{text}");
+    assert!(value("fairrs_events_per_s", &[("event", "enqueue")]).is_some(), "{text}");
     drop(server);
     assert!(answers.join().unwrap().is_empty());
     let _ = std::fs::remove_dir_all(&base);

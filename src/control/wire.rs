@@ -2,9 +2,11 @@
 //! What crosses the control socket: where it lives, the `--set` answer, and
 //! scx_stats' response lines (one JSON object per line).
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::unix::net::UnixStream;
 
+use scx_fairrs::metrics::OM_PREFIX;
 use scx_stats::prelude::*;
 use scx_stats_derive::{stat_doc, Stats};
 use serde::{Deserialize, Serialize};
@@ -19,10 +21,18 @@ pub struct SetResult {
     pub message: String,
 }
 
-/// Where the stats socket lives: /var/run/scx/fairrs/stats, the path
-/// scx_stats clients derive from the scheduler name (STATS_SCHED_PATH).
-pub const STATS_SCHED_PATH: &str = "fairrs";
-pub const STATS_DIR: &str = "/var/run/scx/fairrs";
+/// Where the stats socket lives: /var/run/scx/root/stats, where scx_stats'
+/// StatsClient and StatsServer look by default (base /var/run/scx, sched
+/// path "root": the root scheduler, of which only one is attached at a time),
+/// so scxtop and any plain StatsClient find it.
+pub const STATS_DIR: &str = "/var/run/scx/root";
+pub const STATS_SOCKET: &str = "/var/run/scx/root/stats";
+
+/// Other schedulers serve the same path, so a client checks whom it reached:
+/// scx_fairrs's top-level report names its OpenMetrics prefix (metrics.rs).
+pub(super) fn is_fairrs(metas: &BTreeMap<String, StatsMeta>) -> bool {
+    metas.values().any(|m| m.attrs.top.is_some() && m.attrs.user.get("_om_prefix").map(String::as_str) == Some(OM_PREFIX))
+}
 
 /// An error answer, as scx_stats' server sends them: errno and a message.
 pub(super) fn err_resp(errno: i32, message: String) -> StatsResponse {

@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Guest side of the stats suite: PELT figures, --monitor over the stats
-# socket, live retuning with --set, and the live fairness index, against
-# real workloads in one boot. The reports are read and judged by
+# socket, live retuning with --set, the live fairness index, and scx_stats'
+# own client at its default path (as scxtop connects), against real
+# workloads in one boot. The reports are read and judged by
 # `fairrs-guest stats` (tests/guest/src/stats.rs) with the daemon's own
 # report types; this script sets the scene.
 . tests/vm/lib.sh
-expect_checks 18
+expect_checks 20
 dmesg -C
 
 # The harness (the daemon answering the stats socket, the monitor client,
@@ -45,15 +46,25 @@ stats_check retune --hog-cpu 3 --from 9000 --to 12000
 check daemon_logged_retune "$(grep retuned "$OUT/stats-daemon.log")" \
     grep -q "retuned sched_latency_us 9000 -> 12000" "$OUT/stats-daemon.log"
 
-ls -l /var/run/scx/fairrs/stats > "$OUT/socket.txt" 2>&1
+# A plain StatsClient, no path given: it reads this instance, then holds its
+# connection across the stop below (default_client_fails_after_stop).
+taskset -c 0 $BENCH stats default_client --daemon-pid $pid --latency-us 12000 > "$OUT/default-client.txt" &
+holder=$!
+i=0
+while ! grep -q '^RESULT default_client_reads' "$OUT/default-client.txt" && [ $i -lt 120 ]; do sleep 0.25; i=$((i + 1)); done
+
+ls -l /var/run/scx/root/stats > "$OUT/socket.txt" 2>&1
 check stats_socket_root_only "$(cat "$OUT/socket.txt")" grep -q "^srw-------" "$OUT/socket.txt"
-ls -ld /var/run/scx/fairrs > "$OUT/socket-dir.txt" 2>&1
+ls -ld /var/run/scx/root > "$OUT/socket-dir.txt" 2>&1
 check stats_socket_dir_private "$(cat "$OUT/socket-dir.txt")" grep -q "^drwx------ .* root root" "$OUT/socket-dir.txt"
 
 # By pid: dash's $(jobs -p) runs in a subshell, which has no jobs, and the
 # spinners would outlive the suite into the next one of the boot.
 kill $spinners 2>/dev/null; wait $spinners 2>/dev/null
 check_detached stats_daemon_exited $pid
-record_results stats 12 "$OUT/stats-results.txt"
+# The holder ends by itself once the daemon is gone (each of its waits is bounded).
+wait $holder
+cat "$OUT/default-client.txt" >> "$OUT/stats-results.txt"
+record_results stats 14 "$OUT/stats-results.txt"
 check_kernel_log stats_kernel_log_clean
 echo "--- an in-process --stats block"; grep -B1 -A14 'fairness:' "$OUT/stats-daemon.out" | tail -16

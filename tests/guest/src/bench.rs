@@ -337,58 +337,75 @@ fn report(args: &[String]) {
 
 /// The chart: one group of horizontal bars per metric, one bar per scheduler,
 /// its median as a ratio to the kernel's scheduler's (1 = the same; a line
-/// marks it). Bars are cut at 4x with the figure written beside them.
+/// marks it), from 0. Bars are cut at 4x with the figure written beside them.
+/// The names sit left of the plot and the legend above it, clear of the bars;
+/// a metric without a kernel figure (bpf_ns_per_switch) has no ratio and is
+/// named under the chart instead (the table has its values).
 fn chart(path: &str, metrics: &[String], scheds: &[String], ratios: &[Vec<Option<f64>>]) -> Result<(), String> {
     use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
     const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
     let font = fs::read(FONT).map_err(|e| format!("{FONT}: {e}"))?;
     plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
         .map_err(|_| "the font could not be loaded".to_string())?;
-    let (n, k) = (metrics.len() as f64, scheds.len().max(1) as f64);
+    let rows: Vec<usize> = (0..metrics.len()).filter(|&i| ratios[i].iter().any(Option::is_some)).collect();
+    let unrated: Vec<&str> =
+        (0..metrics.len()).filter(|i| !rows.contains(i)).map(|i| metrics[i].as_str()).collect();
+    let (n, k) = (rows.len() as f64, scheds.len().max(1) as f64);
     let cap = 4.0;
-    let height = 120 + 22 * metrics.len() as u32 * (scheds.len() as u32 + 1) / 2;
+    const PER_LINE: usize = 6;
+    let legend_h = 40 + 22 * scheds.len().div_ceil(PER_LINE) as u32;
+    let foot_h = if unrated.is_empty() { 0 } else { 28 };
+    let height = legend_h + foot_h + 60 + 22 * rows.len() as u32 * (scheds.len() as u32 + 1) / 2;
     let root = BitMapBackend::new(path, (1200, height)).into_drawing_area();
     let e = |e: DrawingAreaErrorKind<_>| e.to_string();
     root.fill(&WHITE).map_err(e)?;
-    let mut c = ChartBuilder::on(&root)
-        .caption("median / kernel's scheduler (lower is better except _rps and shares)", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(30)
-        .build_cartesian_2d(-1.6f64..cap + 0.4, n..0f64)
-        .map_err(|e| e.to_string())?;
-    c.configure_mesh().disable_y_mesh().disable_y_axis().x_labels(10).draw().map_err(|e| e.to_string())?;
+    let (top, rest) = root.split_vertically(legend_h);
+    let (body, foot) = rest.split_vertically(rest.dim_in_pixel().1 - foot_h);
+    let centred = |size| TextStyle::from(("sans-serif", size).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    top.draw(&Text::new("median / kernel's scheduler (lower is better except _rps and shares)", (600, 8), centred(20)))
+        .map_err(e)?;
     let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
     for (j, s) in scheds.iter().enumerate() {
         let colour = colours[j % colours.len()];
-        let bars = ratios.iter().enumerate().filter_map(|(i, row)| {
-            let r = row.get(j).copied().flatten()?;
-            let y0 = i as f64 + 0.1 + 0.8 * j as f64 / k;
-            Some(Rectangle::new([(0.0, y0), (r.min(cap), y0 + 0.8 / k)], colour.filled()))
-        });
-        c.draw_series(bars)
-            .map_err(|e| e.to_string())?
-            .label(s.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
-        let cut = ratios.iter().enumerate().filter_map(|(i, row)| {
-            let r = row.get(j).copied().flatten().filter(|r| *r > cap)?;
-            let y0 = i as f64 + 0.1 + 0.8 * j as f64 / k;
-            Some(Text::new(format!("{r:.1}x"), (cap + 0.02, y0), ("sans-serif", 11).into_font()))
-        });
+        let (x, y) = (250 + 150 * (j % PER_LINE) as i32, 40 + 22 * (j / PER_LINE) as i32);
+        top.draw(&Rectangle::new([(x, y), (x + 14, y + 12)], colour.filled())).map_err(e)?;
+        top.draw(&Text::new(s.as_str(), (x + 20, y - 1), ("sans-serif", 14).into_font())).map_err(e)?;
+    }
+
+    let mut c = ChartBuilder::on(&body)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(230)
+        .build_cartesian_2d(0f64..cap + 0.45, n..0f64)
+        .map_err(|e| e.to_string())?;
+    c.configure_mesh().disable_y_mesh().disable_y_axis().x_labels(10).draw().map_err(|e| e.to_string())?;
+    for (j, _) in scheds.iter().enumerate() {
+        let colour = colours[j % colours.len()];
+        let rated = || rows.iter().enumerate().filter_map(move |(row, &i)| Some((row, ratios[i].get(j).copied().flatten()?)));
+        let bar_y = |row: usize| row as f64 + 0.1 + 0.8 * j as f64 / k;
+        c.draw_series(rated().map(|(row, r)| {
+            Rectangle::new([(0.0, bar_y(row)), (r.min(cap), bar_y(row) + 0.8 / k)], colour.filled())
+        }))
+        .map_err(|e| e.to_string())?;
+        let cut = rated()
+            .filter(|(_, r)| *r > cap)
+            .map(|(row, r)| Text::new(format!("{r:.1}x"), (cap + 0.02, bar_y(row)), ("sans-serif", 11).into_font()));
         c.draw_series(cut).map_err(|e| e.to_string())?;
     }
-    c.draw_series(metrics.iter().enumerate().map(|(i, m)| {
-        Text::new(m.clone(), (-1.58, i as f64 + 0.3), ("sans-serif", 13).into_font())
-    }))
-    .map_err(|e| e.to_string())?;
     c.draw_series(std::iter::once(PathElement::new(vec![(1.0, 0.0), (1.0, n)], BLACK.stroke_width(2))))
         .map_err(|e| e.to_string())?;
-    c.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| e.to_string())?;
+    // The names, right-aligned against the plot, each centred on its group
+    // (drawn on the whole image, in its pixels).
+    let name = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+    for (row, &i) in rows.iter().enumerate() {
+        let (x, y) = c.backend_coord(&(0.0, row as f64 + 0.5));
+        root.draw(&Text::new(metrics[i].as_str(), (x - 8, y), name.clone())).map_err(e)?;
+    }
+    if !unrated.is_empty() {
+        let why = format!("not charted, no kernel figure to compare with (see the table): {}", unrated.join(", "));
+        foot.draw(&Text::new(why, (250, 4), ("sans-serif", 13).into_font())).map_err(e)?;
+    }
     root.present().map_err(e)?;
     Ok(())
 }

@@ -10,6 +10,7 @@
 //!   fairrs-guest stats weights --cpu C
 //!   fairrs-guest stats retune --hog-cpu C --from US --to US
 //!   fairrs-guest stats shape  --case NAME --top N
+//!   fairrs-guest stats default_client --daemon-pid PID --latency-us US
 //!
 //! The program is run pinned to CPU 0, away from the workloads it measures:
 //! starting a process and parsing 100+ tasks is CPU-heavy under emulation.
@@ -21,6 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use scx_fairrs::metrics::Metrics;
+use scx_stats::prelude::StatsClient;
 
 use crate::cases::result;
 use crate::hogs::{self, Class, Threads};
@@ -311,6 +313,83 @@ fn shape(case: &str, top: usize) {
     result(case, if ok { 1.0 } else { 0.0 }, 1.0, 1.0, &detail);
 }
 
+/// One line of an error, for a RESULT detail.
+fn one_line<E: std::fmt::Display>(e: &E) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+/// scx_stats' own client with no path given, as scxtop connects
+/// (/var/run/scx/root/stats): it reads the running instance (started with
+/// sched_latency `latency_us` and retuned since, as this suite does) while
+/// `daemon` runs; then, holding that connection while the suite stops the
+/// daemon, its requests must end in an error rather than a timeout, and a
+/// new connection once the daemon is gone must fail at once. Every wait is
+/// bounded, so a hang is reported, not waited out.
+fn default_client(daemon: i32, latency_us: u64) {
+    let connect = |ms| StatsClient::new().connect(Some(ms));
+    let read = connect(5000).and_then(|mut c| c.request::<Metrics>("stats", vec![]).map(|m| (c, m)));
+    let held = match read {
+        Ok((c, m)) => {
+            let lat = m.tunables.get("sched_latency_us").copied();
+            let ok = lat == Some(latency_us) && m.nr_cpus > 0 && m.cpus.len() as u64 == m.nr_cpus;
+            result(
+                "default_client_reads",
+                if ok { 1.0 } else { 0.0 },
+                1.0,
+                1.0,
+                &format!(
+                    "StatsClient::new() (no path): sched_latency_us {lat:?} (want {latency_us}), {} CPUs, {} rows",
+                    m.nr_cpus,
+                    m.cpus.len()
+                ),
+            );
+            Some(c)
+        }
+        Err(e) => {
+            result("default_client_reads", 0.0, 1.0, 1.0, &format!("StatsClient::new() (no path): {}", one_line(&e)));
+            None
+        }
+    };
+    let Some(mut held) = held else {
+        result("default_client_fails_after_stop", 0.0, 1.0, 1.0, "no connection to hold");
+        return;
+    };
+    // Until the stop closes it: a cheap request (no snapshot) every 250 ms.
+    let t0 = Instant::now();
+    let ended = loop {
+        thread::sleep(Duration::from_millis(250));
+        if let Err(e) = held.request::<serde_json::Value>("stats_meta", vec![]) {
+            break Some(e);
+        }
+        if t0.elapsed() > Duration::from_secs(120) {
+            break None;
+        }
+    };
+    let alive = || unsafe { libc::kill(daemon, 0) } == 0;
+    let t1 = Instant::now();
+    while alive() && t1.elapsed() < Duration::from_secs(90) {
+        thread::sleep(Duration::from_millis(100));
+    }
+    let gone = !alive();
+    let t2 = Instant::now();
+    let after = connect(2000).and_then(|mut c| c.request::<Metrics>("stats", vec![]));
+    let took = t2.elapsed().as_secs_f64();
+    let held_ok = ended.as_ref().is_some_and(|e| !one_line(e).contains("timed out"));
+    let clean = held_ok && gone && after.is_err() && took < 3.0;
+    result(
+        "default_client_fails_after_stop",
+        if clean { 1.0 } else { 0.0 },
+        1.0,
+        1.0,
+        &format!(
+            "held connection: {}; daemon {pid} gone: {gone}; new connection after: {} in {took:.2}s",
+            ended.as_ref().map_or("still answered after 120 s".into(), one_line),
+            after.as_ref().map_or_else(one_line, |_| "a report".into()),
+            pid = daemon,
+        ),
+    );
+}
+
 fn opt<T: std::str::FromStr>(args: &[String], name: &str) -> T {
     args.iter()
         .position(|a| a == name)
@@ -332,8 +411,9 @@ pub fn main(args: &[String]) {
         Some("weights") => weights(opt(args, "--cpu")),
         Some("retune") => retune(opt(args, "--hog-cpu"), opt(args, "--from"), opt(args, "--to")),
         Some("shape") => shape(&opt::<String>(args, "--case"), opt(args, "--top")),
+        Some("default_client") => default_client(opt(args, "--daemon-pid"), opt(args, "--latency-us")),
         _ => {
-            eprintln!("usage: fairrs-guest stats duty|loaded|weights|retune|shape [options] (see tests/guest/src/stats.rs)");
+            eprintln!("usage: fairrs-guest stats duty|loaded|weights|retune|shape|default_client [options] (see tests/guest/src/stats.rs)");
             std::process::exit(2);
         }
     }
