@@ -51,6 +51,12 @@ pub struct TaskMetrics {
     pub vlag_ms: f64,
     #[stat(desc = "Queue changes since scx_fairrs started tracking it")]
     pub migrations: u64,
+    #[stat(desc = "CPU time it got in the interval, milliseconds")]
+    pub ran_ms: f64,
+    #[stat(desc = "Time it was runnable (queued or running) in the interval, milliseconds")]
+    pub runnable_ms: f64,
+    #[stat(desc = "CPU time its weight entitled it to on the queues it was runnable on in the interval (the live fairness ideal), milliseconds")]
+    pub entitled_ms: f64,
 }
 
 #[stat_doc]
@@ -66,6 +72,20 @@ pub struct GroupMetrics {
     pub share: f64,
     #[stat(desc = "Share its place in the hierarchy gives it by cpu.weight, with the groups runnable at the end of the interval")]
     pub ideal_share: f64,
+}
+
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(_om_prefix = "bpf_", _om_label = "callback")]
+pub struct CallbackMetrics {
+    #[stat(desc = "BPF program: a sched_ext callback (ops.NAME), or dump_tasks (the stats' task dump)")]
+    pub name: String,
+    #[stat(desc = "Runs in the interval")]
+    pub calls: u64,
+    #[stat(desc = "Mean run time per call in the interval, nanoseconds")]
+    pub mean_ns: f64,
+    #[stat(desc = "Its run time in the interval per context switch, nanoseconds")]
+    pub ns_per_switch: f64,
 }
 
 #[stat_doc]
@@ -98,4 +118,16 @@ pub struct Metrics {
     pub groups: Vec<GroupMetrics>,
     #[stat(desc = "Current tunables")]
     pub tunables: BTreeMap<String, u64>,
+    #[stat(desc = "Tasks runnable for at least fair_threshold_ms in the interval (fair_tasks of them are sampled)")]
+    pub fair_runnable_tasks: u64,
+    #[stat(desc = "CPU time a task must be owed in the interval to be sampled for fairness: max(sched_latency, 1% of the interval), milliseconds")]
+    pub fair_threshold_ms: f64,
+    #[stat(desc = "Context switches per second, all CPUs (/proc/stat ctxt)")]
+    pub switches_per_s: f64,
+    #[stat(desc = "1 when kernel.bpf_stats_enabled was on for the interval (the BPF cost figures), else 0")]
+    pub bpf_stats: u64,
+    #[stat(desc = "Run time of all scx_fairrs's BPF programs per context switch, nanoseconds (0 when bpf_stats is 0)")]
+    pub bpf_ns_per_switch: f64,
+    #[stat(desc = "Each BPF program's calls and cost in the interval (empty when bpf_stats is 0)")]
+    pub bpf_callbacks: Vec<CallbackMetrics>,
 }
