@@ -104,11 +104,11 @@ pub struct Metrics {
     pub avg_slice_us: f64,
     #[stat(desc = "Sum of the CPUs' PELT util_avg (1024 = one busy CPU)")]
     pub util_total: u64,
-    #[stat(desc = "Tasks runnable all interval on one queue alongside another (fairness sample)")]
+    #[stat(desc = "Tasks sampled for live fairness: owed at least fair_threshold_ms of CPU time in the interval")]
     pub fair_tasks: u64,
-    #[stat(desc = "Worst queue's Jain index of CPU time / weight (1 = exactly fair)")]
+    #[stat(desc = "Jain index of CPU time / entitlement over the sampled tasks (1 = exactly by weight)")]
     pub fair_jain: f64,
-    #[stat(desc = "Largest lag from a task's weighted share, milliseconds")]
+    #[stat(desc = "Largest |CPU time - entitlement| of a sampled task in the interval, milliseconds")]
     pub fair_max_lag_ms: f64,
     #[stat(desc = "Per-CPU queues")]
     pub cpus: Vec<CpuMetrics>,
