@@ -31,6 +31,8 @@ extern "C" {
     fn fairrs_cfs_min_vruntime(floor: u64, has_curr: c_int, curr_vr: u64, has_leftmost: c_int, leftmost_vr: u64) -> u64;
     fn fairrs_cfs_rebase(v: u64, from: u64, to: u64) -> u64;
     fn fairrs_cfs_lag_limit(floor: u64, load: u64, guard_ns: u64) -> u64;
+    fn fairrs_cfs_fair_step(dt: u64, load: u64) -> u64;
+    fn fairrs_cfs_fair_entitled(weight: u32, dclock: u64) -> u64;
 }
 
 // SAFETY (every wrapper): pure functions of their arguments.
@@ -78,6 +80,12 @@ fn rebase(v: u64, from: u64, to: u64) -> u64 {
 }
 fn lag_limit(floor: u64, load: u64, guard: u64) -> u64 {
     unsafe { fairrs_cfs_lag_limit(floor, load, guard) }
+}
+fn fair_step(dt: u64, load: u64) -> u64 {
+    unsafe { fairrs_cfs_fair_step(dt, load) }
+}
+fn fair_entitled(w: u32, dclock: u64) -> u64 {
+    unsafe { fairrs_cfs_fair_entitled(w, dclock) }
 }
 
 /// The defaults (CFS's unscaled sysctls): sched_latency 6 ms,
@@ -249,4 +257,27 @@ fn cfs_lag_limit_is_the_guard_in_vruntime() {
     // Three nice -20 hogs: the floor moves 1024 / 266283 as fast, so the
     // vruntime lead allowed is that much smaller.
     assert_eq!(lag_limit(floor, 3 * 88761, 5_000_000_000), floor + 19_227_663);
+}
+
+#[test]
+fn fair_clock_shares_a_queue_by_weight() {
+    // Nice 0 and nice 5 runnable together on one queue (load 1359) for 1 s:
+    // owed 1024/1359 and 335/1359 of it (753495217.07 and 246504782.93 ns).
+    let d = fair_step(1_000_000_000, 1359);
+    let (a, b) = (fair_entitled(1024, d), fair_entitled(335, d));
+    assert!(a.abs_diff(753_495_217) <= 1 && b.abs_diff(246_504_783) <= 1, "{a} {b}");
+    // Together they are owed the second, less the fixed point's rounding.
+    assert!((999_999_998..=1_000_000_000).contains(&(a + b)), "{}", a + b);
+    // The clock advanced tick by tick owes the same, within a ns per tick.
+    let ticks: u64 = (0..250).map(|_| fair_step(4_000_000, 1359)).sum();
+    assert!(fair_entitled(1024, ticks).abs_diff(a) <= 250, "{}", fair_entitled(1024, ticks));
+    // An empty queue's clock stands still.
+    assert_eq!(fair_step(1_000_000, 0), 0);
+    // A nice -20 task alone for an hour is owed the hour.
+    let hour = 3_600_000_000_000u64;
+    assert!(fair_entitled(88761, fair_step(hour, 88761)).abs_diff(hour) <= 3);
+    // A stretch too long for the fixed point is clamped to 2^47 ns, not
+    // wrapped, and owing it does not overflow at the lightest load.
+    assert_eq!(fair_step(u64::MAX, 2), 1 << 62);
+    assert_eq!(fair_entitled(2, fair_step(u64::MAX, 2)), 1 << 47);
 }

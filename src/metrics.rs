@@ -64,6 +64,12 @@ pub struct TaskMetrics {
     pub vlag_ms: f64,
     #[stat(desc = "Queue changes since scx_fairrs started tracking it")]
     pub migrations: u64,
+    #[stat(desc = "CPU time it got in the interval, milliseconds")]
+    pub ran_ms: f64,
+    #[stat(desc = "Time it was runnable (queued or running) in the interval, milliseconds")]
+    pub runnable_ms: f64,
+    #[stat(desc = "CPU time its weight entitled it to on the queues it was runnable on in the interval (the live fairness ideal), milliseconds")]
+    pub entitled_ms: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
@@ -82,6 +88,19 @@ pub struct GroupMetrics {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(_om_prefix = "fairrs_bpf_callback_", _om_label = "callback")]
+pub struct CallbackMetrics {
+    #[stat(desc = "BPF program: a sched_ext callback (ops.NAME), or dump_tasks (the stats' task dump)", _om_label = "callback", _om_skip)]
+    pub name: String,
+    #[stat(desc = "Runs in the interval")]
+    pub calls: u64,
+    #[stat(desc = "Mean run time per call in the interval, nanoseconds")]
+    pub mean_ns: f64,
+    #[stat(desc = "Its run time in the interval per context switch, nanoseconds")]
+    pub ns_per_switch: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
 #[stat(top, _om_prefix = "fairrs_")]
 pub struct Metrics {
     #[stat(desc = "Length of the interval these figures cover, seconds")]
@@ -96,11 +115,11 @@ pub struct Metrics {
     pub avg_slice_us: f64,
     #[stat(desc = "Sum of the CPUs' PELT util_avg (1024 = one busy CPU)")]
     pub util_total: u64,
-    #[stat(desc = "Tasks runnable all interval on one queue alongside another (fairness sample)")]
+    #[stat(desc = "Tasks sampled for live fairness: owed at least fair_threshold_ms of CPU time in the interval")]
     pub fair_tasks: u64,
-    #[stat(desc = "Worst queue's Jain index of CPU time / weight (1 = exactly fair)")]
+    #[stat(desc = "Jain index of CPU time / entitlement over the sampled tasks (1 = exactly by weight)")]
     pub fair_jain: f64,
-    #[stat(desc = "Largest lag from a task's weighted share, milliseconds")]
+    #[stat(desc = "Largest |CPU time - entitlement| of a sampled task in the interval, milliseconds")]
     pub fair_max_lag_ms: f64,
     #[stat(desc = "Per-CPU queues")]
     pub cpus: Vec<CpuMetrics>,
@@ -110,4 +129,16 @@ pub struct Metrics {
     pub groups: Vec<GroupMetrics>,
     #[stat(desc = "Current tunables", _om_label = "tunable")]
     pub tunables: BTreeMap<String, u64>,
+    #[stat(desc = "Tasks runnable for at least fair_threshold_ms in the interval (fair_tasks of them are sampled)")]
+    pub fair_runnable_tasks: u64,
+    #[stat(desc = "CPU time a task must be owed in the interval to be sampled for fairness: max(sched_latency, 1% of the interval), milliseconds")]
+    pub fair_threshold_ms: f64,
+    #[stat(desc = "Context switches per second, all CPUs (/proc/stat ctxt)")]
+    pub switches_per_s: f64,
+    #[stat(desc = "1 when kernel.bpf_stats_enabled was on for the interval (the BPF cost figures), else 0")]
+    pub bpf_stats: u64,
+    #[stat(desc = "Run time of all scx_fairrs's BPF programs per context switch, nanoseconds (0 when bpf_stats is 0)")]
+    pub bpf_ns_per_switch: f64,
+    #[stat(desc = "Each BPF program's calls and cost in the interval (empty when bpf_stats is 0)")]
+    pub bpf_callbacks: Vec<CallbackMetrics>,
 }

@@ -184,7 +184,7 @@ pub fn render(metas: &BTreeMap<String, StatsMeta>, report: &Value) -> Result<Str
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::stats::{self, CpuMetrics, GroupMetrics, Metrics, TaskMetrics};
+    use crate::stats::{self, CallbackMetrics, CpuMetrics, GroupMetrics, Metrics, TaskMetrics};
     use std::collections::BTreeSet;
 
     /// One parsed sample: family, labels (unescaped), value.
@@ -331,6 +331,9 @@ pub(crate) mod tests {
             ],
             groups: vec![GroupMetrics { path: "/a/b".into(), cpu_weight: 200, share: 0.75, ..Default::default() }],
             tunables: [("sched_latency_us".to_string(), 6000)].into(),
+            bpf_stats: 1,
+            bpf_callbacks: vec![CallbackMetrics { name: "enqueue".into(), calls: 7, mean_ns: 850.0, ns_per_switch: 120.0 }],
+            ..Default::default()
         }
     }
 
@@ -342,6 +345,7 @@ pub(crate) mod tests {
         assert_eq!(v("fairrs_nr_running", &[]), Some(3.0));
         assert_eq!(v("fairrs_events_per_s", &[("event", "enqueue")]), Some(10.5));
         assert_eq!(v("fairrs_tunables", &[("tunable", "sched_latency_us")]), Some(6000.0));
+        assert_eq!(v("fairrs_bpf_callback_mean_ns", &[("callback", "enqueue")]), Some(850.0));
         assert_eq!(v("fairrs_cpu_util_avg", &[("cpu", "3")]), Some(500.0));
         assert_eq!(v("fairrs_cpu_slice_us", &[("cpu", "0")]), Some(3000.0));
         // Labels in field order (comm before pid); quotes, backslashes and

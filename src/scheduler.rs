@@ -16,7 +16,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use libbpf_rs::{MapCore, MapFlags, OpenObject};
+use libbpf_rs::skel::Skel;
+use libbpf_rs::{AsRawLibbpf, MapCore, MapFlags, OpenObject};
 use log::{info, warn};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExitInfo};
 
@@ -25,10 +26,13 @@ use crate::bpf_skel::*;
 use crate::cli::{self, Opts, Tunables};
 use crate::control::{self, Call, Request, Response};
 use crate::cgroups;
-use crate::stats::{self, CpuRaw, GroupRaw, Metrics, Raw, Report, TaskRaw};
+use crate::stats::{self, CpuRaw, GroupRaw, Metrics, ProgRaw, Raw, Report, TaskRaw};
 use crate::topology::{CpuList, CpuMap, POSSIBLE_CPUS};
 
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
+
+/// 1 while the kernel counts every BPF program's runs and run time.
+const BPF_STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
 
 /// The name the kernel shows in /sys/kernel/sched_ext/root/ops.
 pub const OPS_NAME: &str = "fairrs";
@@ -235,7 +239,36 @@ impl<'a> Scheduler<'a> {
         // SAFETY: gettid() has no preconditions.
         let tid = unsafe { libc::gettid() };
         let reader = tasks.iter().find(|t| t.pid == tid && t.on_queue).map(|t| (t.group, t.weight));
-        Raw { at: Instant::now(), counters, cpus, tasks, groups, reader, tunables }
+        let bpf_stats = std::fs::read_to_string(BPF_STATS_SYSCTL).is_ok_and(|v| v.trim() == "1");
+        let progs = if bpf_stats { self.progs() } else { Vec::new() };
+        let ctxt = std::fs::read_to_string("/proc/stat").ok().and_then(|t| stats::proc_stat_ctxt(&t)).unwrap_or(0);
+        Raw { at: Instant::now(), counters, cpus, tasks, groups, reader, tunables, bpf_stats, progs, ctxt }
+    }
+
+    /// Each loaded BPF program's run count and time (bpf_prog_info; counted
+    /// by the kernel only while kernel.bpf_stats_enabled is on).
+    fn progs(&self) -> Vec<ProgRaw> {
+        self.skel
+            .object()
+            .progs()
+            .filter_map(|prog| {
+                // SAFETY: the program belongs to the loaded skeleton, alive as long as self.
+                let fd = unsafe { libbpf_rs::libbpf_sys::bpf_program__fd(prog.as_libbpf_object().as_ptr()) };
+                if fd < 0 {
+                    return None;
+                }
+                let mut info = libbpf_rs::libbpf_sys::bpf_prog_info::default();
+                let mut len = std::mem::size_of_val(&info) as u32;
+                // SAFETY: info is a zeroed bpf_prog_info of len bytes with no
+                // arrays asked for, so the kernel writes only into it.
+                let ret = unsafe { libbpf_rs::libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) };
+                (ret == 0).then(|| ProgRaw {
+                    name: prog.name().to_string_lossy().into_owned(),
+                    run_cnt: info.run_cnt,
+                    run_time_ns: info.run_time_ns,
+                })
+            })
+            .collect()
     }
 
     /// Every tracked cgroup (group.bpf.h's slots), with its path.
@@ -308,6 +341,7 @@ impl<'a> Scheduler<'a> {
                     load_avg: d.load_avg,
                     util_avg: d.util_avg,
                     nr_migrations: d.nr_migrations,
+                    entitled_ns: d.entitled_ns,
                 }
             })
             .collect()

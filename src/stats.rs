@@ -13,14 +13,22 @@
 //! (control/: `--monitor`, tools), so the in-process `--stats` and a monitor
 //! print the same figures.
 //!
-//! Live fairness: tasks that were runnable for (nearly) the whole interval on
-//! one CPU's queue compete only with each other, so CFS's promise is exact
-//! there: each gets CPU time in proportion to its weight. Per queue with two
-//! or more such tasks, a task's lag is its CPU time minus its weighted share
-//! of the time the group received, and Jain's index of (CPU time / weight)
-//! is 1 for perfect proportionality, 1/n at worst. The report gives the worst
-//! queue's index and the largest lag. The weight is the one the queue uses:
-//! the task's own scaled by its cgroups' shares (group.bpf.h).
+//! Live fairness: CFS's promise is per queue: while runnable on a CPU's queue,
+//! a task is served at the rate weight / (the weights of the queue's runnable
+//! tasks). The BPF side integrates that for every task over every queue it
+//! is runnable on (entitle.bpf.h), migrations included, so each task's CPU
+//! time in the interval can be set against what it was owed. Sampled: tasks
+//! owed at least max(sched_latency, 1 % of the interval), below which a
+//! slice's granularity is most of the figure. Jain's index of (CPU time /
+//! entitlement) over the sample is 1 for perfect proportionality, 1/n at
+//! worst; the lag is CPU time minus entitlement. The weight is the one the
+//! queue uses: the task's own scaled by its cgroups' shares (group.bpf.h).
+//!
+//! BPF cost: with kernel.bpf_stats_enabled on, the kernel counts each BPF
+//! program's runs and run time; the report gives each of the scheduler's
+//! programs (its callbacks, and the task dump) calls and mean ns over the
+//! interval, and all of them together per context switch (/proc/stat ctxt),
+//! as tests/vm/bench.sh computes bpf_ns_per_switch.
 //!
 //! Groups: each cgroup's share of the CPU time the root cgroup's child groups
 //! received in the interval (the root cgroup's own tasks are left out: the
@@ -39,7 +47,7 @@ use std::time::Instant;
 use scx_stats::prelude::*;
 
 use crate::bpf_intf;
-pub use scx_fairrs::metrics::{CpuMetrics, GroupMetrics, Metrics, TaskMetrics};
+pub use scx_fairrs::metrics::{CallbackMetrics, CpuMetrics, GroupMetrics, Metrics, TaskMetrics};
 
 /// One BPF event counter (intf.h's FAIRRS_STATS list): its name, which is its
 /// key in `events_per_s` and the text block, and what it counts.
@@ -79,8 +87,12 @@ pub fn events() -> impl Iterator<Item = (usize, &'static Counter)> {
     counters().iter().enumerate().filter(|(i, _)| is_event(*i))
 }
 
-/// A task counts for live fairness if it was runnable this share of the interval.
-const FAIR_RUNNABLE_SHARE: f64 = 0.95;
+/// A task is sampled for live fairness if it was owed at least this share of
+/// the interval, and at least sched_latency.
+const FAIR_MIN_SHARE: f64 = 0.01;
+
+/// sched_latency when the snapshot carries no tunables (the flag's default).
+const DEFAULT_LATENCY_NS: f64 = 6e6;
 
 /// One CPU's queue as the BPF side last wrote it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -111,6 +123,17 @@ pub struct TaskRaw {
     pub load_avg: u64,
     pub util_avg: u64,
     pub nr_migrations: u64,
+    /// CPU time owed by weight while runnable, ns (entitle.bpf.h).
+    pub entitled_ns: u64,
+}
+
+/// One of the scheduler's BPF programs: its runs and their total time since
+/// load, as the kernel counts them while kernel.bpf_stats_enabled is on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgRaw {
+    pub name: String,
+    pub run_cnt: u64,
+    pub run_time_ns: u64,
 }
 
 /// One tracked cgroup (struct fairrs_group in its slot), with its path.
@@ -142,15 +165,16 @@ pub struct Raw {
     /// while it read: (that group's slot, its weight).
     pub reader: Option<(i32, u32)>,
     pub tunables: BTreeMap<String, u64>,
+    /// kernel.bpf_stats_enabled was on; `progs` are read only then.
+    pub bpf_stats: bool,
+    pub progs: Vec<ProgRaw>,
+    /// Context switches since boot, all CPUs (/proc/stat's ctxt).
+    pub ctxt: u64,
 }
 
-/// The weight a task's queue shares the CPU by.
-fn queue_weight(t: &TaskRaw) -> u32 {
-    if t.group_weight > 0 {
-        t.group_weight
-    } else {
-        t.weight
-    }
+/// The ctxt line of /proc/stat: context switches since boot, all CPUs.
+pub fn proc_stat_ctxt(text: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix("ctxt ")).and_then(|v| v.trim().parse().ok())
 }
 
 // The BPF side's group rule (src/bpf/share.bpf.h, built for the host by
@@ -254,36 +278,103 @@ pub fn group_shares(prev: &Raw, cur: &Raw, top_n: usize) -> Vec<GroupMetrics> {
         .collect()
 }
 
-/// Fairness over one interval: (tasks sampled, worst Jain index, max |lag| ns).
-pub fn fairness(prev: &Raw, cur: &Raw) -> (u64, f64, f64) {
-    let secs = cur.at.duration_since(prev.at).as_secs_f64();
+/// Live fairness over one interval (see the module doc).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Fairness {
+    /// Tasks runnable for at least the threshold in the interval.
+    pub runnable: u64,
+    /// Tasks owed at least the threshold: the sample.
+    pub sampled: u64,
+    /// Jain's index of CPU time / entitlement over the sample (1 with none).
+    pub jain: f64,
+    /// Largest |CPU time - entitlement| in the sample, ns.
+    pub max_lag_ns: f64,
+}
+
+/// What a task must be owed in an interval of @secs to be sampled, ns.
+fn fair_threshold_ns(secs: f64, tunables: &BTreeMap<String, u64>) -> f64 {
+    let latency = tunables.get("sched_latency_us").map_or(DEFAULT_LATENCY_NS, |us| *us as f64 * 1e3);
+    latency.max(FAIR_MIN_SHARE * secs * 1e9)
+}
+
+/// A task's (CPU time, runnable time, entitlement) in the interval, ns.
+/// Without a record before (@before None), or with CPU time that went back
+/// (its pid reused), it started in the interval: everything it has counts.
+fn task_interval(t: &TaskRaw, before: Option<&TaskRaw>) -> (u64, u64, u64) {
+    match before {
+        Some(b) if t.exec_ns >= b.exec_ns && t.runnable_ns >= b.runnable_ns => (
+            t.exec_ns - b.exec_ns,
+            t.runnable_ns - b.runnable_ns,
+            t.entitled_ns.saturating_sub(b.entitled_ns),
+        ),
+        _ => (t.exec_ns, t.runnable_ns, t.entitled_ns),
+    }
+}
+
+/// Each task of @cur's (CPU time, runnable time, entitlement) in the
+/// interval, ns; none when @prev has no task records to start from.
+fn task_intervals<'a>(prev: &'a Raw, cur: &'a Raw) -> impl Iterator<Item = (&'a TaskRaw, (u64, u64, u64))> + 'a {
     let before: BTreeMap<i32, &TaskRaw> = prev.tasks.iter().map(|t| (t.pid, t)).collect();
-    // queue -> [(cpu time in the interval, weight)]
-    let mut groups: BTreeMap<i32, Vec<(f64, f64)>> = BTreeMap::new();
-    for t in &cur.tasks {
-        let Some(p) = before.get(&t.pid) else { continue };
-        let runnable = t.runnable_ns.saturating_sub(p.runnable_ns) as f64 / 1e9;
-        let stayed = t.queue_cpu == p.queue_cpu && t.nr_migrations == p.nr_migrations;
-        if t.on_queue && stayed && queue_weight(t) > 0 && runnable >= FAIR_RUNNABLE_SHARE * secs {
-            let exec = t.exec_ns.saturating_sub(p.exec_ns) as f64;
-            groups.entry(t.queue_cpu).or_default().push((exec, queue_weight(t) as f64));
+    let known = !prev.tasks.is_empty();
+    cur.tasks.iter().filter(move |_| known).map(move |t| (t, task_interval(t, before.get(&t.pid).copied())))
+}
+
+/// Live fairness over one interval: every task's CPU time against what its
+/// weight entitled it to on the queues it was runnable on.
+pub fn fairness(prev: &Raw, cur: &Raw) -> Fairness {
+    let secs = cur.at.duration_since(prev.at).as_secs_f64();
+    let threshold = fair_threshold_ns(secs, &cur.tunables);
+    let mut f = Fairness { jain: 1.0, ..Default::default() };
+    let mut xs = Vec::new();
+    for (_, (ran, runnable, entitled)) in task_intervals(prev, cur) {
+        f.runnable += u64::from(runnable as f64 >= threshold);
+        if (entitled as f64) < threshold {
+            continue;
         }
+        xs.push(ran as f64 / entitled as f64);
+        f.max_lag_ns = f.max_lag_ns.max((ran as f64 - entitled as f64).abs());
     }
-    let (mut n, mut jain, mut max_lag) = (0u64, 1.0f64, 0.0f64);
-    for g in groups.values().filter(|g| g.len() >= 2) {
-        n += g.len() as u64;
-        let total_exec: f64 = g.iter().map(|(e, _)| e).sum();
-        let total_w: f64 = g.iter().map(|(_, w)| w).sum();
-        for (e, w) in g {
-            max_lag = max_lag.max((e - total_exec * w / total_w).abs());
-        }
-        let xs: Vec<f64> = g.iter().map(|(e, w)| e / w).collect();
-        let (s, s2): (f64, f64) = (xs.iter().sum(), xs.iter().map(|x| x * x).sum());
-        if s2 > 0.0 {
-            jain = jain.min(s * s / (xs.len() as f64 * s2));
-        }
+    f.sampled = xs.len() as u64;
+    let (sum, sum2): (f64, f64) = (xs.iter().sum(), xs.iter().map(|x| x * x).sum());
+    if sum2 > 0.0 {
+        f.jain = sum * sum / (xs.len() as f64 * sum2);
     }
-    (n, jain, max_lag)
+    f
+}
+
+/// BPF cost over one interval, None unless kernel.bpf_stats_enabled was on
+/// at both ends: each program's calls, mean run time and run time per
+/// context switch, and the total per switch (the bench suite's
+/// bpf_ns_per_switch: all programs' run time over /proc/stat's ctxt). A
+/// program whose counts went back (reloaded) counts nothing.
+pub fn bpf_overhead(prev: &Raw, cur: &Raw) -> Option<(Vec<CallbackMetrics>, f64)> {
+    if !(prev.bpf_stats && cur.bpf_stats) {
+        return None;
+    }
+    let switches = cur.ctxt.saturating_sub(prev.ctxt);
+    let per_switch = |ns: u64| if switches > 0 { ns as f64 / switches as f64 } else { 0.0 };
+    let before: BTreeMap<&str, &ProgRaw> = prev.progs.iter().map(|p| (p.name.as_str(), p)).collect();
+    let mut total = 0u64;
+    let callbacks = cur
+        .progs
+        .iter()
+        .map(|p| {
+            let (calls, ns) = match before.get(p.name.as_str()) {
+                Some(b) if p.run_cnt >= b.run_cnt && p.run_time_ns >= b.run_time_ns => {
+                    (p.run_cnt - b.run_cnt, p.run_time_ns - b.run_time_ns)
+                }
+                _ => (0, 0),
+            };
+            total += ns;
+            CallbackMetrics {
+                name: p.name.strip_prefix("fairrs_").unwrap_or(&p.name).to_string(),
+                calls,
+                mean_ns: if calls > 0 { ns as f64 / calls as f64 } else { 0.0 },
+                ns_per_switch: per_switch(ns),
+            }
+        })
+        .collect();
+    Some((callbacks, per_switch(total)))
 }
 
 /// What the daemon does with a report: compute one from two snapshots, and
@@ -306,14 +397,17 @@ impl Report for Metrics {
         let slices = delta(bpf_intf::fairrs_stat_FAIRRS_STAT_SLICES as usize);
         let slice_ns = delta(bpf_intf::fairrs_stat_FAIRRS_STAT_SLICE_NS as usize);
         let online: Vec<&CpuRaw> = cur.cpus.iter().filter(|c| c.online).collect();
-        let (fair_tasks, fair_jain, max_lag_ns) = fairness(prev, cur);
+        let fair = fairness(prev, cur);
+        let (bpf_callbacks, bpf_ns_per_switch) = bpf_overhead(prev, cur).unwrap_or_default();
 
+        let spans: BTreeMap<i32, (u64, u64, u64)> = task_intervals(prev, cur).map(|(t, f)| (t.pid, f)).collect();
         let mut heavy: Vec<&TaskRaw> = cur.tasks.iter().collect();
         heavy.sort_by(|a, b| b.load_avg.cmp(&a.load_avg).then(a.pid.cmp(&b.pid)));
         let top = heavy
             .into_iter()
             .take(top_n)
-            .map(|t| TaskMetrics {
+            .map(|t| (t, spans.get(&t.pid).copied().unwrap_or_default()))
+            .map(|(t, (ran, runnable, entitled))| TaskMetrics {
                 pid: t.pid.into(),
                 comm: t.comm.clone(),
                 nice: t.nice.into(),
@@ -324,6 +418,9 @@ impl Report for Metrics {
                 load_avg: t.load_avg,
                 vlag_ms: t.vlag_ns as f64 / 1e6,
                 migrations: t.nr_migrations,
+                ran_ms: ran as f64 / 1e6,
+                runnable_ms: runnable as f64 / 1e6,
+                entitled_ms: entitled as f64 / 1e6,
             })
             .collect();
 
@@ -334,9 +431,11 @@ impl Report for Metrics {
             events_per_s,
             avg_slice_us: if slices > 0 { slice_ns as f64 / slices as f64 / 1e3 } else { 0.0 },
             util_total: online.iter().map(|c| c.util_avg).sum(),
-            fair_tasks,
-            fair_jain,
-            fair_max_lag_ms: max_lag_ns / 1e6,
+            fair_tasks: fair.sampled,
+            fair_jain: fair.jain,
+            fair_max_lag_ms: fair.max_lag_ns / 1e6,
+            fair_runnable_tasks: fair.runnable,
+            fair_threshold_ms: fair_threshold_ns(secs, &cur.tunables) / 1e6,
             cpus: cur
                 .cpus
                 .iter()
@@ -354,6 +453,10 @@ impl Report for Metrics {
             top,
             groups: group_shares(prev, cur, top_n),
             tunables: cur.tunables.clone(),
+            switches_per_s: cur.ctxt.saturating_sub(prev.ctxt) as f64 / secs,
+            bpf_stats: u64::from(prev.bpf_stats && cur.bpf_stats),
+            bpf_ns_per_switch,
+            bpf_callbacks,
         }
     }
 
@@ -371,14 +474,19 @@ impl Report for Metrics {
         if self.fair_tasks > 0 {
             let _ = writeln!(
                 out,
-                "  fairness: {} tasks sampled, Jain {:.4}, max lag {:.2}ms",
-                self.fair_tasks, self.fair_jain, self.fair_max_lag_ms
+                "  fairness: {} of {} runnable tasks sampled ({:.0}ms+ each), Jain {:.4} (CPU time / entitlement by weight), max lag {:.2}ms",
+                self.fair_tasks, self.fair_runnable_tasks, self.fair_threshold_ms, self.fair_jain, self.fair_max_lag_ms
             );
         } else {
             // An index over no tasks would read as "perfectly fair".
-            let _ = writeln!(out, "  fairness: n/a (no two tasks shared a queue for the whole interval)");
+            let _ = writeln!(
+                out,
+                "  fairness: n/a (no task was owed {:.0}ms of CPU time in the interval)",
+                self.fair_threshold_ms
+            );
         }
         let _ = writeln!(out, "  {}", events_line(self));
+        bpf_lines(self, &mut out);
         let _ = writeln!(out, "  cpu  nr  util  load  rload  slice_us");
         for c in &self.cpus {
             let _ = writeln!(
@@ -388,12 +496,22 @@ impl Report for Metrics {
             );
         }
         if !self.top.is_empty() {
-            let _ = writeln!(out, "  top:   pid comm             nice weight cpu util  load   vlag_ms migr");
+            let _ = writeln!(out, "  top:   pid comm             nice weight cpu util  load   vlag_ms migr   ran_ms  owed_ms");
             for t in &self.top {
                 let _ = writeln!(
                     out,
-                    "  {:>9} {:<16} {:>4} {:>6} {:>3} {:>4} {:>5} {:>9.2} {:>4}",
-                    t.pid, t.comm, t.nice, t.weight, t.cpu, t.util_avg, t.load_avg, t.vlag_ms, t.migrations
+                    "  {:>9} {:<16} {:>4} {:>6} {:>3} {:>4} {:>5} {:>9.2} {:>4} {:>8.1} {:>8.1}",
+                    t.pid,
+                    t.comm,
+                    t.nice,
+                    t.weight,
+                    t.cpu,
+                    t.util_avg,
+                    t.load_avg,
+                    t.vlag_ms,
+                    t.migrations,
+                    t.ran_ms,
+                    t.entitled_ms
                 );
             }
         }
@@ -409,6 +527,28 @@ impl Report for Metrics {
         }
         out.pop();
         out
+    }
+}
+
+/// The BPF cost lines: one saying it is off, or the total per context switch
+/// and each program that ran, costliest first.
+fn bpf_lines(m: &Metrics, out: &mut String) {
+    if m.bpf_stats == 0 {
+        let _ = writeln!(out, "  bpf: off (kernel.bpf_stats_enabled=0; --help-stats says how to see each callback's cost)");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  bpf: {:.0} ns per context switch ({:.0} switches/s)",
+        m.bpf_ns_per_switch, m.switches_per_s
+    );
+    let mut ran: Vec<&CallbackMetrics> = m.bpf_callbacks.iter().filter(|c| c.calls > 0).collect();
+    ran.sort_by(|a, b| b.ns_per_switch.total_cmp(&a.ns_per_switch).then(a.name.cmp(&b.name)));
+    if !ran.is_empty() {
+        let _ = writeln!(out, "  {:<18} {:>9} {:>8} {:>10}", "bpf callback", "calls", "mean_ns", "ns/switch");
+        for c in ran {
+            let _ = writeln!(out, "  {:<18} {:>9} {:>8.0} {:>10.1}", c.name, c.calls, c.mean_ns, c.ns_per_switch);
+        }
     }
 }
 
@@ -473,7 +613,7 @@ const EVENTS_LINE: [EventGroup; 3] = [
 
 /// The report structures, for --help-stats and the socket's "stats_meta".
 pub fn metas() -> Vec<StatsMeta> {
-    vec![Metrics::meta(), CpuMetrics::meta(), TaskMetrics::meta(), GroupMetrics::meta()]
+    vec![Metrics::meta(), CpuMetrics::meta(), TaskMetrics::meta(), GroupMetrics::meta(), CallbackMetrics::meta()]
 }
 
 /// --help-stats: every field of the reports, then every event counter (the
@@ -486,8 +626,23 @@ pub fn describe<W: std::io::Write>(out: &mut W) -> anyhow::Result<()> {
     for (_, c) in events() {
         writeln!(out, "  {:width$} : {}", c.name, c.doc)?;
     }
+    write!(out, "{BPF_COST_HELP}")?;
     Ok(())
 }
+
+/// --help-stats on the BPF cost figures: what they are and how to turn them on.
+const BPF_COST_HELP: &str = "
+[bpf_callbacks] BPF cost: each of the scheduler's BPF programs (a sched_ext
+  callback, or dump_tasks, the stats' own task dump) with its calls and mean
+  run time over the interval, and bpf_ns_per_switch, all of them per context
+  switch (/proc/stat ctxt, all CPUs; the bench suite's figure). The kernel
+  only times BPF programs while kernel.bpf_stats_enabled is 1, which costs a
+  little on every run of every BPF program, so it is off by default; then
+  the report says so in one line. To see them:
+    sudo sysctl -w kernel.bpf_stats_enabled=1
+  and to stop:
+    sudo sysctl -w kernel.bpf_stats_enabled=0
+";
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -520,6 +675,9 @@ pub(crate) mod tests {
             groups: Vec::new(),
             reader: None,
             tunables: BTreeMap::new(),
+            bpf_stats: false,
+            progs: Vec::new(),
+            ctxt: 0,
         }
     }
 
@@ -755,64 +913,373 @@ pub(crate) mod tests {
         assert_eq!(back.format(), m.format());
     }
 
+    // The BPF side's fair-clock arithmetic (cfs.bpf.h, built for the host).
+    extern "C" {
+        fn fairrs_cfs_fair_step(dt: u64, load: u64) -> u64;
+        fn fairrs_cfs_fair_entitled(weight: u32, dclock: u64) -> u64;
+    }
+
+    /// How a simulated scheduler shares a CPU among the tasks of its queue.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Share {
+        /// CFS's ideal: by weight.
+        ByWeight,
+        /// A scheduler that ignores weights.
+        Equal,
+    }
+
+    struct SimTask {
+        pid: i32,
+        weight: u32,
+        cpu: usize,
+        exec_ns: f64,
+        runnable_ns: u64,
+        fair_ns: u64,
+        fair_clock: u64,
+    }
+
+    /// Runnable tasks on CPUs in simulated time: each CPU is shared among
+    /// its queue as `share` says, while the BPF side's bookkeeping
+    /// (entitle.bpf.h: a fair clock per queue, each task settled at its ticks
+    /// and before it changes queue) runs beside it on the host build of
+    /// cfs.bpf.h; `snapshot` gives what the task dump would.
+    struct Sim {
+        share: Share,
+        now_ns: u64,
+        clocks: Vec<u64>,
+        loads: Vec<u64>,
+        tasks: Vec<SimTask>,
+    }
+
+    const TICK_NS: u64 = 4_000_000;
+
+    impl Sim {
+        fn new(share: Share, cpus: usize) -> Self {
+            Sim { share, now_ns: 0, clocks: vec![0; cpus], loads: vec![0; cpus], tasks: Vec::new() }
+        }
+
+        /// Task `pid` of `weight` becomes runnable on `cpu` (entitle_join()).
+        fn add(&mut self, pid: i32, weight: u32, cpu: usize) {
+            let fair_clock = self.clocks[cpu];
+            self.loads[cpu] += weight as u64;
+            self.tasks.push(SimTask { pid, weight, cpu, exec_ns: 0.0, runnable_ns: 0, fair_ns: 0, fair_clock });
+        }
+
+        fn settle(&mut self, i: usize) {
+            let t = &mut self.tasks[i];
+            let clock = self.clocks[t.cpu];
+            // SAFETY: a pure function of its arguments.
+            t.fair_ns += unsafe { fairrs_cfs_fair_entitled(t.weight, clock - t.fair_clock) };
+            t.fair_clock = clock;
+        }
+
+        /// Task `pid` moves to `cpu`'s queue (vtime_move_queue()).
+        fn migrate(&mut self, pid: i32, cpu: usize) {
+            let i = self.tasks.iter().position(|t| t.pid == pid).unwrap();
+            self.settle(i);
+            let t = &mut self.tasks[i];
+            self.loads[t.cpu] -= t.weight as u64;
+            t.cpu = cpu;
+            t.fair_clock = self.clocks[cpu];
+            self.loads[cpu] += t.weight as u64;
+        }
+
+        /// `ns` of time pass, tick by tick.
+        fn run(&mut self, ns: u64) {
+            let end = self.now_ns + ns;
+            while self.now_ns < end {
+                let dt = TICK_NS.min(end - self.now_ns);
+                for cpu in 0..self.clocks.len() {
+                    // SAFETY: a pure function of its arguments.
+                    self.clocks[cpu] += unsafe { fairrs_cfs_fair_step(dt, self.loads[cpu]) };
+                    let n = self.tasks.iter().filter(|t| t.cpu == cpu).count() as f64;
+                    let load = self.loads[cpu] as f64;
+                    for t in self.tasks.iter_mut().filter(|t| t.cpu == cpu) {
+                        let share = match self.share {
+                            Share::ByWeight => t.weight as f64 / load,
+                            Share::Equal => 1.0 / n,
+                        };
+                        t.exec_ns += dt as f64 * share;
+                        t.runnable_ns += dt;
+                    }
+                }
+                for i in 0..self.tasks.len() {
+                    self.settle(i);
+                }
+                self.now_ns += dt;
+            }
+        }
+
+        fn snapshot(&self, t0: Instant) -> Raw {
+            let tasks = self
+                .tasks
+                .iter()
+                .map(|t| TaskRaw {
+                    pid: t.pid,
+                    weight: t.weight,
+                    queue_cpu: t.cpu as i32,
+                    on_queue: true,
+                    exec_ns: t.exec_ns.round() as u64,
+                    runnable_ns: t.runnable_ns,
+                    entitled_ns: t.fair_ns,
+                    ..Default::default()
+                })
+                .collect();
+            raw(t0 + Duration::from_nanos(self.now_ns), vec![], tasks)
+        }
+    }
+
+    fn entitled_s(raw: &Raw, pid: i32) -> f64 {
+        raw.tasks.iter().find(|t| t.pid == pid).unwrap().entitled_ns as f64 / 1e9
+    }
+
+    #[test]
+    fn a_migrating_nice_mix_is_measured_against_its_shares_on_each_queue() {
+        // CPU 0: A (nice 0) and B (nice 5); CPU 1: C (nice 0). Half-way
+        // through, B moves to CPU 1. Owed (CFS's share of each queue, by
+        // hand): A 0.5 * 1024/1359 + 0.5, B 2 * 0.5 * 335/1359, C 0.5 + 0.5 * 1024/1359.
+        let ideal = [(1, 0.5 * 1024.0 / 1359.0 + 0.5), (2, 335.0 / 1359.0), (3, 0.5 + 0.5 * 1024.0 / 1359.0)];
+        for share in [Share::ByWeight, Share::Equal] {
+            let mut sim = Sim::new(share, 2);
+            sim.add(1, 1024, 0);
+            sim.add(2, 335, 0);
+            sim.add(3, 1024, 1);
+            let t0 = Instant::now();
+            let prev = sim.snapshot(t0);
+            sim.run(500_000_000);
+            sim.migrate(2, 1);
+            sim.run(500_000_000);
+            let cur = sim.snapshot(t0);
+            for (pid, want) in ideal {
+                assert!((entitled_s(&cur, pid) - want).abs() < 1e-6, "{pid}: {} vs {want}", entitled_s(&cur, pid));
+            }
+            let f = fairness(&prev, &cur);
+            assert_eq!((f.runnable, f.sampled), (3, 3), "{share:?}");
+            match share {
+                Share::ByWeight => assert!(f.jain > 0.999_999 && f.max_lag_ns < 1e3, "{f:?}"),
+                // A 0.75 s of 0.877, B 0.5 of 0.246, C as A: Jain 0.835,
+                // B's lag 0.254 s.
+                Share::Equal => {
+                    assert!((f.jain - 0.835).abs() < 0.01, "{f:?}");
+                    assert!((f.max_lag_ns / 1e9 - (0.5 - 335.0 / 1359.0)).abs() < 1e-3, "{f:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn group_weights_are_what_tasks_are_owed_by() {
+        // Two cgroups of cpu.weight 100: X with one task, Y with three. Seen
+        // from the root (group.bpf.h) X's task weighs 1024, Y's 1024/3 each.
+        // CPU 0: x and y1, CPU 1: y2 and y3; after 0.4 s y3 moves to CPU 0.
+        let (x, y) = (1024u32, 341u32);
+        let ideal = [
+            (1, 0.4 * 1024.0 / 1365.0 + 0.6 * 1024.0 / 1706.0),
+            (2, 0.4 * 341.0 / 1365.0 + 0.6 * 341.0 / 1706.0),
+            (3, 0.4 / 2.0 + 0.6),
+            (4, 0.4 / 2.0 + 0.6 * 341.0 / 1706.0),
+        ];
+        for share in [Share::ByWeight, Share::Equal] {
+            let mut sim = Sim::new(share, 2);
+            for (pid, w, cpu) in [(1, x, 0), (2, y, 0), (3, y, 1), (4, y, 1)] {
+                sim.add(pid, w, cpu);
+            }
+            let t0 = Instant::now();
+            let prev = sim.snapshot(t0);
+            sim.run(400_000_000);
+            sim.migrate(4, 0);
+            sim.run(600_000_000);
+            let cur = sim.snapshot(t0);
+            for (pid, want) in ideal {
+                assert!((entitled_s(&cur, pid) - want).abs() < 1e-6, "{pid}: {} vs {want}", entitled_s(&cur, pid));
+            }
+            let f = fairness(&prev, &cur);
+            assert_eq!(f.sampled, 4);
+            // Group shares ignored (each task as much as the next): x 0.4 s
+            // of 0.66, y1 0.4 of 0.22, y2 0.8 of 0.8, y3 0.4 of 0.32; Jain 0.876.
+            match share {
+                Share::ByWeight => assert!(f.jain > 0.999_999, "{f:?}"),
+                Share::Equal => assert!((f.jain - 0.876).abs() < 0.01, "{f:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn tasks_owed_too_little_are_counted_runnable_not_sampled() {
+        // A SCHED_IDLE task (weight 3) beside a nice-0 hog for 1 s: runnable
+        // all along, owed 3/1027 of it (2.9 ms), under max(6 ms, 10 ms).
+        let mut sim = Sim::new(Share::ByWeight, 1);
+        sim.add(1, 1024, 0);
+        sim.add(2, 3, 0);
+        let t0 = Instant::now();
+        let prev = sim.snapshot(t0);
+        sim.run(1_000_000_000);
+        let cur = sim.snapshot(t0);
+        let f = fairness(&prev, &cur);
+        assert_eq!((f.runnable, f.sampled), (2, 1), "{f:?}");
+        let text = Metrics::between(&prev, &cur, 0).format();
+        assert!(text.contains("fairness: 1 of 2 runnable tasks sampled (10ms+ each), Jain 1.0000"), "{text}");
+    }
+
     #[test]
     fn no_sample_is_reported_as_no_figure() {
-        // One task alone on its queue is not a fairness sample: the block must
+        // A 5 ms interval: nobody is owed sched_latency (6 ms). The block must
         // not print an index of 1 that looks like a measurement.
+        let mut sim = Sim::new(Share::ByWeight, 1);
+        sim.add(1, 1024, 0);
         let t0 = Instant::now();
-        let prev = raw(t0, vec![], vec![task(1, 0, 1024, 0, 0)]);
-        let cur = raw(t0 + Duration::from_secs(1), vec![], vec![task(1, 0, 1024, 1000, 1000)]);
-        let text = Metrics::between(&prev, &cur, 0).format();
-        assert!(text.contains("fairness: n/a"), "{text}");
+        let prev = sim.snapshot(t0);
+        sim.run(5_000_000);
+        let cur = sim.snapshot(t0);
+        let m = Metrics::between(&prev, &cur, 0);
+        assert_eq!((m.fair_tasks, m.fair_runnable_tasks), (0, 0));
+        let text = m.format();
+        assert!(text.contains("fairness: n/a (no task was owed 6ms of CPU time in the interval)"), "{text}");
         assert!(!text.contains("Jain"), "{text}");
     }
 
     #[test]
-    fn equal_tasks_with_equal_time_are_perfectly_fair() {
+    fn tasks_started_in_the_interval_count_from_zero() {
+        let mut sim = Sim::new(Share::ByWeight, 1);
+        sim.add(1, 1024, 0);
         let t0 = Instant::now();
-        let prev = raw(t0, vec![], (1..=4).map(|p| task(p, 0, 1024, 0, 0)).collect());
-        let cur = raw(t0 + Duration::from_secs(1), vec![], (1..=4).map(|p| task(p, 0, 1024, 250, 1000)).collect());
-        let (n, jain, lag) = fairness(&prev, &cur);
-        assert_eq!(n, 4);
-        assert!((jain - 1.0).abs() < 1e-12);
-        assert!(lag < 1.0);
+        let prev = sim.snapshot(t0);
+        sim.run(200_000_000);
+        // A thread started 0.2 s in: what it has is all from this interval.
+        sim.add(2, 335, 0);
+        sim.run(800_000_000);
+        let cur = sim.snapshot(t0);
+        let f = fairness(&prev, &cur);
+        assert_eq!(f.sampled, 2);
+        assert!(f.jain > 0.999_999, "{f:?}");
+        // Without records to start from (an empty dump) nothing is sampled.
+        let mut blank = prev.clone();
+        blank.tasks.clear();
+        assert_eq!(fairness(&blank, &cur).sampled, 0);
+        // A pid reused in the interval (its CPU time went back) starts from zero too.
+        let mut reused = prev.clone();
+        reused.tasks[0].exec_ns = cur.tasks[0].exec_ns + 1;
+        let f = fairness(&reused, &cur);
+        assert_eq!(f.sampled, 2);
+        let m = Metrics::between(&reused, &cur, 2);
+        let t1 = m.top.iter().find(|t| t.pid == 1).unwrap();
+        assert!((t1.ran_ms - cur.tasks[0].exec_ns as f64 / 1e6).abs() < 1e-9, "{t1:?}");
     }
 
     #[test]
-    fn weighted_shares_are_fair_and_skews_are_caught() {
+    fn top_tasks_carry_their_interval() {
+        let mut sim = Sim::new(Share::ByWeight, 1);
+        sim.add(1, 1024, 0);
+        sim.add(2, 335, 0);
         let t0 = Instant::now();
-        let t1 = t0 + Duration::from_secs(1);
-        // nice 0 (1024) and nice 5 (335) sharing a CPU in CFS's ratio: fair.
-        let prev = raw(t0, vec![], vec![task(1, 0, 1024, 0, 0), task(2, 0, 335, 0, 0)]);
-        let cur = raw(t1, vec![], vec![task(1, 0, 1024, 753, 1000), task(2, 0, 335, 247, 1000)]);
-        let (n, jain, lag) = fairness(&prev, &cur);
-        assert_eq!(n, 2);
-        assert!(jain > 0.9999, "{jain}");
-        assert!(lag < 1.0e6, "{lag}");
-        // The same two tasks splitting 50/50 ignore nice: caught.
-        let cur = raw(t1, vec![], vec![task(1, 0, 1024, 500, 1000), task(2, 0, 335, 500, 1000)]);
-        let (_, jain, lag) = fairness(&prev, &cur);
-        // x = 500/1024, 500/335; Jain = (x1+x2)^2 / (2 (x1^2+x2^2)).
-        let (x1, x2) = (500.0 / 1024.0, 500.0 / 335.0);
-        assert!((jain - (x1 + x2) * (x1 + x2) / (2.0 * (x1 * x1 + x2 * x2))).abs() < 1e-9);
-        assert!((lag / 1e6 - (753.5 - 500.0)).abs() < 0.5, "{lag}");
+        sim.run(1_000_000_000);
+        let prev = sim.snapshot(t0);
+        sim.run(1_000_000_000);
+        let cur = sim.snapshot(t0);
+        let m = Metrics::between(&prev, &cur, 2);
+        let t2 = m.top.iter().find(|t| t.pid == 2).unwrap();
+        assert!((t2.runnable_ms - 1000.0).abs() < 1e-6, "{t2:?}");
+        assert!((t2.entitled_ms - 1000.0 * 335.0 / 1359.0).abs() < 1e-3, "{t2:?}");
+        assert!((t2.ran_ms - t2.entitled_ms).abs() < 1e-3, "{t2:?}");
+    }
+
+    fn prog(name: &str, run_cnt: u64, run_time_ns: u64) -> ProgRaw {
+        ProgRaw { name: name.to_string(), run_cnt, run_time_ns }
+    }
+
+    /// Two snapshots 2 s apart with bpf stats `on` at each end.
+    fn bpf_pair(on: (bool, bool)) -> (Raw, Raw) {
+        let t0 = Instant::now();
+        let mut prev = raw(t0, vec![], vec![]);
+        prev.bpf_stats = on.0;
+        prev.ctxt = 1000;
+        prev.progs = vec![
+            prog("fairrs_enqueue", 10, 5_000),
+            prog("fairrs_dispatch", 20, 10_000),
+            prog("fairrs_tick", 500, 900_000),
+            prog("dump_tasks", 1, 100_000),
+        ];
+        let mut cur = raw(t0 + Duration::from_secs(2), vec![], vec![]);
+        cur.bpf_stats = on.1;
+        cur.ctxt = 3000;
+        cur.progs = vec![
+            prog("fairrs_enqueue", 1010, 505_000),
+            prog("fairrs_dispatch", 20, 10_000),
+            // Reloaded meanwhile: its counts went back.
+            prog("fairrs_tick", 3, 1_000),
+            prog("dump_tasks", 2, 300_000),
+            // Not there before.
+            prog("fairrs_running", 7, 7_000),
+        ];
+        (prev, cur)
     }
 
     #[test]
-    fn only_tasks_runnable_all_interval_on_one_queue_count() {
-        let t0 = Instant::now();
-        let mut moved = task(3, 1, 1024, 900, 1000);
-        moved.nr_migrations = 1;
-        let prev = raw(t0, vec![], vec![task(1, 0, 1024, 0, 0), task(2, 0, 1024, 0, 0), task(3, 1, 1024, 0, 0), task(4, 1, 1024, 0, 0)]);
-        let cur = raw(
-            t0 + Duration::from_secs(1),
-            vec![],
-            // Task 2 slept half the interval: not a competitor. Tasks 3-4: 3 migrated.
-            vec![task(1, 0, 1024, 700, 1000), task(2, 0, 1024, 300, 500), moved, task(4, 1, 1024, 100, 1000)],
+    fn bpf_cost_per_callback_and_per_context_switch() {
+        let (prev, cur) = bpf_pair((true, true));
+        let m = Metrics::between(&prev, &cur, 0);
+        assert_eq!(m.bpf_stats, 1);
+        assert_eq!(m.switches_per_s, 1000.0);
+        let got: Vec<(&str, u64, f64, f64)> =
+            m.bpf_callbacks.iter().map(|c| (c.name.as_str(), c.calls, c.mean_ns, c.ns_per_switch)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("enqueue", 1000, 500.0, 250.0),
+                ("dispatch", 0, 0.0, 0.0),
+                ("tick", 0, 0.0, 0.0),
+                ("dump_tasks", 1, 200_000.0, 100.0),
+                ("running", 0, 0.0, 0.0),
+            ]
         );
-        let (n, jain, _) = fairness(&prev, &cur);
-        assert_eq!(n, 0, "no queue keeps two qualifying tasks");
-        assert_eq!(jain, 1.0);
+        // All programs' run time over the 2000 switches: (500000 + 200000) / 2000.
+        assert_eq!(m.bpf_ns_per_switch, 350.0);
+        let total: f64 = m.bpf_callbacks.iter().map(|c| c.ns_per_switch).sum();
+        assert_eq!(total, m.bpf_ns_per_switch);
+        let text = m.format();
+        // After the events line: the total, then those that ran, costliest first.
+        let lines: Vec<&str> = text.lines().skip(3).take_while(|l| !l.starts_with("  cpu  nr")).collect();
+        assert_eq!(lines[0], "  bpf: 350 ns per context switch (1000 switches/s)", "{text}");
+        assert!(lines[1].starts_with("  bpf callback") && lines[1].ends_with("calls  mean_ns  ns/switch"), "{text}");
+        let rows: Vec<Vec<&str>> = lines[2..].iter().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(rows, vec![vec!["enqueue", "1000", "500", "250.0"], vec!["dump_tasks", "1", "200000", "100.0"]], "{text}");
+        // No switches: no figure per switch rather than a division by zero.
+        let mut still = cur.clone();
+        still.ctxt = prev.ctxt;
+        let m = Metrics::between(&prev, &still, 0);
+        assert!(m.bpf_ns_per_switch == 0.0 && m.bpf_callbacks.iter().all(|c| c.ns_per_switch == 0.0));
+    }
+
+    #[test]
+    fn bpf_cost_off_is_one_line() {
+        for on in [(false, false), (true, false), (false, true)] {
+            let (prev, cur) = bpf_pair(on);
+            let m = Metrics::between(&prev, &cur, 0);
+            assert_eq!((m.bpf_stats, m.bpf_ns_per_switch, m.bpf_callbacks.len()), (0, 0.0, 0), "{on:?}");
+            let text = m.format();
+            let lines: Vec<&str> = text.lines().filter(|l| l.contains("bpf")).collect();
+            assert_eq!(lines.len(), 1, "{text}");
+            assert!(lines[0].starts_with("  bpf: off (kernel.bpf_stats_enabled=0"), "{text}");
+            let json = serde_json::to_value(&m).unwrap();
+            assert_eq!(json["bpf_stats"], 0);
+        }
+    }
+
+    #[test]
+    fn context_switches_from_proc_stat() {
+        let text = "cpu  1 2 3\nintr 55 1 2\nctxt 123456789\nbtime 1700000000\n";
+        assert_eq!(proc_stat_ctxt(text), Some(123_456_789));
+        assert_eq!(proc_stat_ctxt("cpu 1\n"), None);
+    }
+
+    #[test]
+    fn help_stats_says_how_to_see_the_bpf_cost() {
+        let mut out = Vec::new();
+        describe(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for want in ["sudo sysctl -w kernel.bpf_stats_enabled=1", "bpf_ns_per_switch", "[bpf_callbacks]", "mean_ns", "entitled_ms"] {
+            assert!(text.contains(want), "{want}:\n{text}");
+        }
     }
 
     #[test]

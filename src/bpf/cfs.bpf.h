@@ -2,7 +2,8 @@
 /*
  * CFS's arithmetic, as pure functions of numbers: weights, vruntime scaling,
  * slices, placement, wakeup and tick preemption, the floor, the rebase of a
- * vruntime between queues, the lag bound. Every formula is the one of Linux
+ * vruntime between queues, the lag bound, and the per-queue fair share the
+ * stats measure fairness against. Every formula is the one of Linux
  * v6.5 kernel/sched/fair.c (the last CFS release) unless it says otherwise.
  *
  * Like pelt.bpf.h it uses no kernel type or helper, so the BPF scheduler
@@ -206,6 +207,40 @@ static __always_inline u64 cfs_lag_limit(u64 floor, u64 load, u64 guard_ns)
 	if (!load)
 		load = FAIRRS_NICE_0_LOAD;
 	return floor + guard_ns * FAIRRS_NICE_0_LOAD / load;
+}
+
+/*
+ * The ideal the stats' live fairness measures against (not a scheduling
+ * rule): CFS's promise on one queue, every runnable task served at the rate
+ * weight / load (sched_slice() and calc_delta_fair() share a period that
+ * way). A queue's fair clock is the integral of dt / load over the time it
+ * holds runnable tasks, in units of 2^-CFS_FAIR_SHIFT ns per unit of weight;
+ * a task of @weight runnable on it while the clock advanced by @dclock was
+ * owed weight * dclock ns of CPU time (entitle.bpf.h keeps both).
+ */
+#define CFS_FAIR_SHIFT	16
+/* Longest stretch one step takes: keeps dt << CFS_FAIR_SHIFT within 64 bits. */
+#define CFS_FAIR_MAX_DT	(1ULL << 47)
+
+/* How far a queue's fair clock advances in @dt ns at @load (0 while empty). */
+static __always_inline u64 cfs_fair_step(u64 dt, u64 load)
+{
+	if (!load)
+		return 0;
+	if (dt > CFS_FAIR_MAX_DT)
+		dt = CFS_FAIR_MAX_DT;
+	return (dt << CFS_FAIR_SHIFT) / load;
+}
+
+/*
+ * The CPU time, ns, owed to a task of @weight while its queue's fair clock
+ * advanced by @dclock; split so that the product cannot overflow.
+ */
+static __always_inline u64 cfs_fair_entitled(u32 weight, u64 dclock)
+{
+	u64 mask = (1ULL << CFS_FAIR_SHIFT) - 1;
+
+	return (dclock >> CFS_FAIR_SHIFT) * weight + (((dclock & mask) * weight) >> CFS_FAIR_SHIFT);
 }
 
 #endif /* __FAIRRS_CFS_BPF_H */

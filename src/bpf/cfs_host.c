@@ -19,6 +19,8 @@ int fairrs_cfs_tick_preempts(u64 ran, u64 ideal, u64 min_gran, u64 curr_vr, int 
 u64 fairrs_cfs_min_vruntime(u64 floor, int has_curr, u64 curr_vr, int has_leftmost, u64 leftmost_vr);
 u64 fairrs_cfs_rebase(u64 v, u64 from, u64 to);
 u64 fairrs_cfs_lag_limit(u64 floor, u64 load, u64 guard_ns);
+u64 fairrs_cfs_fair_step(u64 dt, u64 load);
+u64 fairrs_cfs_fair_entitled(u32 weight, u64 dclock);
 
 u32 fairrs_cfs_weight(s32 nice, int idle) { return cfs_weight(nice, idle); }
 u64 fairrs_cfs_scale(u64 delta, u32 weight) { return cfs_scale(delta, weight); }
@@ -54,3 +56,5 @@ u64 fairrs_cfs_min_vruntime(u64 floor, int has_curr, u64 curr_vr, int has_leftmo
 }
 u64 fairrs_cfs_rebase(u64 v, u64 from, u64 to) { return cfs_rebase(v, from, to); }
 u64 fairrs_cfs_lag_limit(u64 floor, u64 load, u64 guard_ns) { return cfs_lag_limit(floor, load, guard_ns); }
+u64 fairrs_cfs_fair_step(u64 dt, u64 load) { return cfs_fair_step(dt, load); }
+u64 fairrs_cfs_fair_entitled(u32 weight, u64 dclock) { return cfs_fair_entitled(weight, dclock); }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Per-task figures for the daemon (--top, live fairness): a task iterator the
- * daemon reads on demand, so the scheduling paths pay nothing for them. Each
+ * daemon reads on demand, so the scheduling paths pay nothing for them (what
+ * a task is owed, entitle.bpf.h, is the one figure they keep current). Each
  * record is a struct fairrs_task_dump (intf.h); PELT averages are decayed to
  * now on a copy, as if updated at the moment of the dump.
  */
@@ -10,6 +11,7 @@
 
 #include "fairrs.bpf.h"
 #include "pelt.bpf.h"
+#include "entitle.bpf.h"
 
 SEC("iter/task")
 int dump_tasks(struct bpf_iter__task *ctx)
@@ -47,6 +49,9 @@ int dump_tasks(struct bpf_iter__task *ctx)
 	d.runnable_avg = pelt.runnable_avg;
 	d.util_avg = pelt.util_avg;
 	d.nr_migrations = tctx->nr_migrations;
+	d.entitled_ns = tctx->fair_ns;
+	if (tctx->on_queue && cctx)
+		d.entitled_ns += entitle_owed(tctx->weight, tctx->fair_clock, entitle_clock_peek(cctx, now));
 	bpf_probe_read_kernel_str(d.comm, sizeof(d.comm), p->comm);
 
 	bpf_seq_write(ctx->meta->seq, &d, sizeof(d));

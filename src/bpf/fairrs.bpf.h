@@ -122,6 +122,12 @@ struct task_ctx {
 	/* Time spent runnable, and since when it is runnable (for stats). */
 	u64	runnable_ns;
 	u64	runnable_since;
+	/*
+	 * CPU time owed to it by weight up to its last settlement, and its
+	 * queue's fair clock then (for stats, entitle.bpf.h).
+	 */
+	u64	fair_ns;
+	u64	fair_clock;
 	/* Queue changes (migrations) under scx_fairrs. */
 	u64	nr_migrations;
 };

@@ -197,6 +197,12 @@ struct fairrs_cpu_ctx {
 	s64	runnable_load;
 	/* The queue's own PELT signals (load = queued weight, runnable = nr_running). */
 	struct fairrs_pelt pelt;
+	/*
+	 * For the stats' live fairness (entitle.bpf.h): the integral of
+	 * dt / load_weight (cfs_fair_step()), and the time it was brought to.
+	 */
+	u64	fair_clock;
+	u64	fair_stamp_ns;
 } __attribute__((aligned(64)));
 
 /*
@@ -258,6 +264,7 @@ struct fairrs_task_dump {
 	u64	runnable_avg;
 	u64	util_avg;
 	u64	nr_migrations;	/* queue changes under scx_fairrs */
+	u64	entitled_ns;	/* CPU time owed by weight while runnable (entitle.bpf.h) */
 	char	comm[16];
 };
 

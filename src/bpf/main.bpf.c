@@ -11,7 +11,8 @@
  * wakeup placement in placement.bpf.h, preemption and what it knows of the
  * running task in preempt.bpf.h, CPU selection and balancing in wake.bpf.h,
  * pull.bpf.h, periodic.bpf.h, active.bpf.h and balance.bpf.h (the timer),
- * the load signals in load.bpf.h; this file only wires them to the callbacks.
+ * the load signals in load.bpf.h, what each task is owed for the stats'
+ * fairness in entitle.bpf.h; this file only wires them to the callbacks.
  *
  * Callbacks appear in the order a task meets them: init_task, enable,
  * select_cpu, runnable, enqueue, dispatch, running, tick, stopping, quiescent,
@@ -37,6 +38,7 @@
 #include "kick.bpf.h"
 #include "load.bpf.h"
 #include "vtime.bpf.h"
+#include "entitle.bpf.h"
 #include "group.bpf.h"
 #include "placement.bpf.h"
 #include "preempt.bpf.h"
@@ -156,6 +158,7 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 		tctx->on_queue = true;
 		tctx->runnable_since = load_now();
 		tctx->queued_idle = p->policy == SCHED_IDLE_POLICY;
+		entitle_join(tctx, cctx);
 		queue_weight_add(cpu, tctx->weight, tctx->queued_idle);
 		load_sync_contrib(tctx);
 	}
@@ -321,6 +324,8 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 		return;
 	group_charge(tctx, vtime_charge(p, tctx));
 	load_task_update(tctx);
+	/* Bounds the stretch a hog alone on its CPU goes unsettled. */
+	entitle_settle(tctx);
 	group_refresh_weight(tctx);
 	load_cpu_update(cctx);
 	load_cpuperf_update(cpu, cctx);
@@ -365,6 +370,7 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 		return;
 	load_task_update(tctx);
 	tctx->runnable_ns += load_now() - tctx->runnable_since;
+	entitle_settle(tctx);
 	queue_weight_sub(tctx->queue_cpu, tctx->weight, tctx->queued_idle);
 	group_task_account(tctx, -1);
 	tctx->on_queue = false;

@@ -17,6 +17,7 @@
 #include "cfs.bpf.h"
 #include "load.bpf.h"
 #include "stats.bpf.h"
+#include "entitle.bpf.h"
 
 /*
  * The CFS load weight of @p: from its nice level (static_prio), not from
@@ -175,13 +176,14 @@ static __always_inline void vtime_requeue_idle(const struct task_struct *p, stru
 /*
  * reweight_entity(): @tctx's weight becomes @weight (a new nice level or
  * policy, or its groups' loads moved); a runnable task's queue weight sum
- * follows.
+ * follows, once what it was owed at the old weight is settled.
  */
 static __always_inline void vtime_reweight(struct task_ctx *tctx, u32 weight)
 {
 	struct fairrs_cpu_ctx *cctx;
 
 	if (tctx->on_queue && (cctx = cpu_ctx(tctx->queue_cpu))) {
+		entitle_settle(tctx);
 		__sync_fetch_and_add(&cctx->load_weight, weight);
 		__sync_fetch_and_sub(&cctx->load_weight, tctx->weight);
 	}
@@ -198,7 +200,8 @@ static __always_inline u64 vtime_rebase(u64 v, const struct fairrs_cpu_ctx *from
 /*
  * Make @cpu's queue the home of @p: its vruntime keeps its distance to the
  * min_vruntime of the queue it leaves (migrate_task_rq_fair() subtracts the
- * old floor, enqueue adds the new one), and its weight moves with it.
+ * old floor, enqueue adds the new one), and its weight moves with it (what
+ * it was owed on the old queue is settled first, entitle.bpf.h).
  * Returns true when @p changed queue (a migration, counted by the caller,
  * which knows why); false for a first placement or no move.
  */
@@ -220,7 +223,9 @@ static __always_inline bool vtime_move_queue(struct task_ctx *tctx, s32 cpu)
 	}
 	load_move_contrib(tctx, cpu);
 	if (tctx->on_queue) {
+		entitle_settle(tctx);
 		queue_weight_sub(tctx->queue_cpu, tctx->weight, tctx->queued_idle);
+		entitle_join(tctx, to);
 		queue_weight_add(cpu, tctx->weight, tctx->queued_idle);
 	}
 	tctx->queue_cpu = cpu;

@@ -1,13 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Guest side of the stats suite: PELT figures, --monitor over the stats
-# socket, live retuning with --set, the live fairness index, and scx_stats'
-# own client at its default path (as scxtop connects), against real
-# workloads in one boot. The reports are read and judged by
-# `fairrs-guest stats` (tests/guest/src/stats.rs) with the daemon's own
-# report types; this script sets the scene.
+# socket, live retuning with --set, the live fairness index (on pinned hogs,
+# then on a nice mix that keeps migrating), the BPF cost per callback with
+# kernel.bpf_stats_enabled off and on, and scx_stats' own client at its
+# default path (as scxtop connects), against real workloads in one boot. The
+# reports are read and judged by `fairrs-guest stats`
+# (tests/guest/src/stats.rs) with the daemon's own report types; this script
+# sets the scene.
 . tests/vm/lib.sh
-expect_checks 20
+expect_checks 28
 dmesg -C
 
 # The harness (the daemon answering the stats socket, the monitor client,
@@ -37,6 +39,9 @@ $BENCH spin --cpu 1 --threads 4 --secs 300 > "$OUT/four.tids" &
 spinners="$spinners $!"
 sleep 3
 stats_check loaded --hog-cpu 3 --four-cpu 1 --latency-us 9000 --daemon-out "$OUT/stats-daemon.out"
+# BPF cost per callback: off says so; on, counted and per switch as the bench
+# suite reads it (the check turns kernel.bpf_stats_enabled on, then off).
+stats_check bpf --daemon-pid $pid --daemon-out "$OUT/stats-daemon.out"
 # Tasks of nice 0, 5, -5, 19 and SCHED_IDLE on CPU 2 (the duty task's CPU):
 # the weights the report gives them.
 stats_check weights --cpu 2
@@ -61,10 +66,13 @@ check stats_socket_dir_private "$(cat "$OUT/socket-dir.txt")" grep -q "^drwx----
 # By pid: dash's $(jobs -p) runs in a subshell, which has no jobs, and the
 # spinners would outlive the suite into the next one of the boot.
 kill $spinners 2>/dev/null; wait $spinners 2>/dev/null
+# Live fairness on a load that migrates: a nice mix on CPUs 1-3, moved about.
+stats_check live --reports 8
 check_detached stats_daemon_exited $pid
 # The holder ends by itself once the daemon is gone (each of its waits is bounded).
 wait $holder
 cat "$OUT/default-client.txt" >> "$OUT/stats-results.txt"
-record_results stats 14 "$OUT/stats-results.txt"
+record_results stats 22 "$OUT/stats-results.txt"
 check_kernel_log stats_kernel_log_clean
 echo "--- an in-process --stats block"; grep -B1 -A14 'fairness:' "$OUT/stats-daemon.out" | tail -16
+echo "--- one with BPF cost"; grep -B3 -A12 'ns per context switch' "$OUT/stats-daemon.out" | tail -16
