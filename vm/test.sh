@@ -70,7 +70,7 @@ budget=$(( suite_timeout > 180 ? suite_timeout - 90 : suite_timeout / 2 ))
 boot_limit=${SCX_FAIRRS_BOOT_LIMIT:-180}
 # Knobs the long runs turn (README): rounds of the hotplug suite, length of
 # the soak.
-guest_env="HOTPLUG_ROUNDS=${SCX_FAIRRS_HOTPLUG_ROUNDS:-5} SOAK_SECS=${SCX_FAIRRS_SOAK_SECS:-180} BENCH_ROUNDS=${SCX_FAIRRS_BENCH_ROUNDS:-1}"
+guest_env="HOTPLUG_ROUNDS=${SCX_FAIRRS_HOTPLUG_ROUNDS:-5} SOAK_SECS=${SCX_FAIRRS_SOAK_SECS:-150} BENCH_ROUNDS=${SCX_FAIRRS_BENCH_ROUNDS:-1}"
 passed=0 failed=0
 
 # verdict NAME DIR RC: count the checks of one suite's results directory, and

@@ -183,6 +183,8 @@ struct fairrs_cpu_ctx {
 	s32	push_to;
 	/* When a task of ours last stopped running here (curr_stop()). */
 	u64	left_ns;
+	/* When the balancer last found this CPU taken by real-time or deadline work. */
+	u64	taken_ns;
 	/* Balancing round in which this queue last gave a task away. */
 	u64	lb_src_round;
 	/* When this CPU last looked through its queue for starving tasks. */

@@ -271,10 +271,13 @@ __noinline s32 balance_find_src(u64 now)
 		struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
 		bool taken;
 
-		if (!cctx || !cctx->online || lb_pinned[cpu & (FAIRRS_MAX_CPUS - 1)] == lb_round ||
-		    !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+		if (!cctx || !cctx->online)
 			continue;
 		taken = cpu_taken(cpu, cctx, idle, now);
+		if (taken)
+			WRITE_ONCE(cctx->taken_ns, now);
+		if (lb_pinned[cpu & (FAIRRS_MAX_CPUS - 1)] == lb_round || !scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+			continue;
 		if (lb_pick.taken && !taken)
 			continue;
 		/*

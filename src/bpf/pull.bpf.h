@@ -57,6 +57,16 @@ static __always_inline bool balance_idle_pull(s32 cpu)
 {
 	u32 most[TOPO_DISTANCES] = {}, dist, n;
 	s32 busiest[TOPO_DISTANCES] = { -1, -1, -1 }, i;
+	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+
+	/*
+	 * Handed back for a moment by real-time or deadline work (throttled, or
+	 * a DL server's turn): not idle. A task pulled here would wait in its
+	 * local queue, out of the balancer's reach, until that work pauses
+	 * again. CFS gives such a CPU next to no capacity (scale_rt_capacity()).
+	 */
+	if (cctx && scx_bpf_now() - READ_ONCE(cctx->taken_ns) < 2 * READ_ONCE(tun.sched_latency_ns))
+		return false;
 
 	bpf_for(i, 0, nr_cpu_ids) {
 		if (i == cpu || !(n = scx_bpf_dsq_nr_queued(cpu_dsq(i))))

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Guest side of the soak suite: scx_fairrs under every kind of scheduling
-# churn at once for SOAK_SECS (180 in CI; 1800 for the documented long run:
+# churn at once for SOAK_SECS (150 in CI; 1800 for the documented long run:
 # `SCX_FAIRRS_SOAK_SECS=1800 vm/test.sh soak`), as a busy machine has it:
 # stress-ng's mix, one CPU taken offline and back every 10 s, transient
 # cgroup scopes created, populated and removed without pause, two hogs pinned
@@ -16,7 +16,7 @@
 . tests/vm/lib.sh
 expect_checks 9
 
-SECS=${SOAK_SECS:-180}
+SECS=${SOAK_SECS:-150}
 dmesg -C
 cgroups_classic
 echo "== soak on $(uname -r) for ${SECS}s"

@@ -44,6 +44,7 @@ const CASES: &[Case<Fairness>] = &[
 /// measurement and its window, the wakeup latency case's bound.
 pub struct Fairness {
     cpu: usize,
+    away_cpu: usize,
     warm: Duration,
     secs: Duration,
     latency_bound_ms: f64,
@@ -53,10 +54,16 @@ type Run<'a> = cases::Run<'a, Fairness>;
 
 pub fn main(args: &[String]) {
     let Some((opts, chosen)) = cases::start("fairness", CASES, args, 10.0) else { return };
+    // Counted before pinning: after it this thread sees only its own CPU.
+    let n = nr_cpus();
     // The measuring thread stays off the CPU under test.
-    pin_self(if opts.cpu == 0 { 1 } else { 0 });
+    let own = if opts.cpu == 0 { 1 } else { 0 };
+    pin_self(own);
     let suite = Fairness {
         cpu: opts.cpu,
+        // Where rejoin's hog runs real-time: neither the CPU under test nor
+        // the measuring thread's (which a real-time hog would starve).
+        away_cpu: (0..n).find(|&c| c != opts.cpu && c != own).unwrap_or(own),
         warm: Duration::from_secs(1),
         secs: Duration::from_secs_f64(opts.secs),
         latency_bound_ms: opts.latency_bound_ms,
@@ -117,7 +124,10 @@ const FORK_CHILD_LIFE: Duration = Duration::from_millis(12);
 /// 12's 6.1, the cfs suite) 0.546-0.558; scx_fairrs 0.523-0.550, and 0.468-0.475
 /// with new tasks placed at the floor; EEVDF, which has no START_DEBIT, 0.49.
 fn fork_storm(r: &Run) {
-    let (cpu, secs) = (r.cpu, r.secs);
+    // The share moves with where forks fall between ticks: 10 s at least, the
+    // window its bounds were set with (6 s gave 0.47-0.51 where 10 s gives
+    // 0.52-0.55).
+    let (cpu, secs) = (r.cpu, r.secs.max(Duration::from_secs(10)));
     let child = unsafe { libc::fork() };
     // Never go on with -1: kill(-1, SIGKILL) below would kill every process.
     assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
@@ -260,11 +270,9 @@ fn sleeper_credit(r: &Run) {
 /// sched_latency / 2 of credit, so the three share evenly from then on. A
 /// vruntime left as it was before the absence would let it run alone until it
 /// caught up with the others (about half of the window here: share ~0.5).
-/// Away 5 s; `away_cpu` is the next CPU modulo what the measuring thread,
-/// pinned by then, counts (at least 2): CPU 0 for the default CPU 1.
+/// Away 5 s, on the suite's `away_cpu`.
 fn rejoin(r: &Run) {
-    let (cpu, away, secs) = (r.cpu, Duration::from_secs(5), r.secs);
-    let away_cpu = (cpu + 1) % nr_cpus().max(2);
+    let (cpu, away, secs, away_cpu) = (r.cpu, Duration::from_secs(5), r.secs, r.away_cpu);
     let hogs = Threads::start(&hogs::nice0(3, &[cpu]));
     let tid = hogs.tids.clone();
     thread::sleep(Duration::from_secs(1));
