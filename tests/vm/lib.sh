@@ -111,13 +111,6 @@ suspend_cycle() {
     [ "$rc" = 0 ]
 }
 
-# kernel_before MAJOR MINOR: the running kernel is older than MAJOR.MINOR.
-kernel_before() {
-    local v=$(uname -r) major minor
-    major=${v%%.*} minor=${v#*.}; minor=${minor%%[!0-9]*}
-    [ "$major" -lt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -lt "$2" ]; }
-}
-
 # daemon_total NAME LOG: the counter NAME in the totals a daemon logged at exit.
 daemon_total() { sed -n "s/.*totals over .* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1; }
 
