@@ -18,6 +18,7 @@
 #include "periodic.bpf.h"
 #include "active.bpf.h"
 #include "group.bpf.h"
+#include "kick.bpf.h"
 #include "stats.bpf.h"
 
 struct balance_timer {
@@ -56,6 +57,22 @@ static __always_inline void balance_rescue_offline(s32 cpu)
 	bpf_for_each(scx_dsq, p, cpu_dsq(cpu), 0) {
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_GLOBAL, 0))
 			stat_inc(FAIRRS_STAT_OFFLINE_RESCUE);
+	}
+}
+
+/*
+ * A task that was counted on @from's run queue starts running here: it left
+ * from the global DSQ (above) or an idle pull. If @from is going offline,
+ * its hotplug thread may be waiting for the queue to empty (the kernel's
+ * balance_hotplug_wait()), and only a reschedule of @from wakes it
+ * (balance_push()): if @from went idle before the task left, none comes and
+ * the offlining hangs. Kick it; the kick is dropped once it is offline.
+ */
+static __always_inline void balance_left_dying(s32 from)
+{
+	if (from >= 0 && !cpu_is_online(from)) {
+		kick_cpu(from, SCX_KICK_IDLE);
+		stat_inc(FAIRRS_STAT_KICK_DYING);
 	}
 }
 

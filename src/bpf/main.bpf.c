@@ -274,7 +274,7 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 
 /*
  * @p starts running on @cpu. It may come from another CPU's queue (idle pull,
- * counted there), so rehome it first. The queue's floor moves up to the
+ * counted there), so rehome it first, waking that CPU if it is going offline. The queue's floor moves up to the
  * lesser of it and the leftmost waiting task; its slice is sized from the
  * queue as it is now, and wakeup preemption now compares against it.
  */
@@ -282,12 +282,14 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 {
 	struct fairrs_cpu_ctx *cctx;
 	struct task_ctx *tctx;
-	s32 cpu;
+	s32 cpu, from;
 
 	cpu = task_cpu_ctxs(p, &tctx, &cctx);
 	if (cpu < 0)
 		return;
-	vtime_move_queue(tctx, cpu);
+	from = tctx->queue_cpu;
+	if (vtime_move_queue(tctx, cpu))
+		balance_left_dying(from);
 	load_task_update(tctx);
 	group_refresh_weight(tctx);
 	tctx->is_running = true;

@@ -91,6 +91,8 @@ record_results() {
 check_kernel_log() {
     local trouble
     trouble=$(kernel_trouble | { if [ -n "${2:-}" ]; then grep -v -- "$2"; else cat; fi; } || true)
+    # The whole log, for the report the first lines only begin (an RCU stall's blocked tasks).
+    [ -z "$trouble" ] || dmesg > "$OUT/$1-dmesg.log" 2>&1 || true
     check "$1" "${trouble:-clean}" [ -z "$trouble" ]
 }
 
