@@ -96,6 +96,7 @@ void BPF_STRUCT_OPS(fairrs_enable, struct task_struct *p)
 		return;
 	}
 	tctx->rejoined = !tctx->is_new;
+	tctx->queued_ns = 0;
 	tctx->task_weight = vtime_task_weight(p);
 	/* Its groups' share is applied when it becomes runnable. */
 	tctx->weight = tctx->task_weight;
@@ -196,7 +197,10 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 	if (vtime_move_queue(tctx, cpu))
 		stat_inc(cpu_is_online(from) ? FAIRRS_STAT_MIGRATE_AFFINITY :
 					       FAIRRS_STAT_MIGRATE_HOTPLUG);
-	vtime_guard_lag(tctx, cctx);
+	if (vtime_rcu_reader(p, tctx, cctx))
+		stat_inc(FAIRRS_STAT_RCU_READER);
+	else
+		vtime_guard_lag(tctx, cctx);
 	slice = vtime_ideal_runtime(tctx->weight, cctx);
 	/* Let go by ops.dispatch: active balancing (SMT machines only). */
 	if (enq_flags & SCX_ENQ_LAST) {
@@ -376,7 +380,9 @@ void BPF_STRUCT_OPS(fairrs_quiescent, struct task_struct *p, u64 deq_flags)
 	queue_weight_sub(tctx->queue_cpu, tctx->weight, tctx->queued_idle);
 	group_task_account(tctx, -1);
 	tctx->on_queue = false;
-	tctx->queued_ns = 0;
+	/* Only a sleep ends a wait: a re-insert (nice, affinity, cgroup) keeps it. */
+	if (deq_flags & SCX_DEQ_SLEEP)
+		tctx->queued_ns = 0;
 	load_sync_contrib(tctx);
 }
 

@@ -251,6 +251,33 @@ static __always_inline void vtime_guard_lag(struct task_ctx *tctx,
 	}
 }
 
+/* Preemptible RCU's per-task nesting count (absent without CONFIG_PREEMPT_RCU). */
+struct task_struct___fairrs_rcu {
+	int rcu_read_lock_nesting;
+} __attribute__((preserve_access_index));
+
+/*
+ * @p was preempted inside an RCU read-side section: every grace period waits
+ * for it, and the kernel ejects a sched_ext scheduler on an RCU stall (21 s
+ * on Debian) where CFS only warns. A light task behind heavy ones may run a
+ * tick every few seconds, too little to leave a long section (khugepaged,
+ * nice 19, copying a huge page under emulation). Queue it no later than the
+ * floor, as RCU priority boosting would run it; it pays for the CPU as
+ * usual. Returns whether it moved.
+ */
+static __always_inline bool vtime_rcu_reader(struct task_struct *p, struct task_ctx *tctx,
+					     const struct fairrs_cpu_ctx *cctx)
+{
+	struct task_struct___fairrs_rcu *t = (void *)p;
+
+	if (!bpf_core_field_exists(t->rcu_read_lock_nesting) ||
+	    BPF_CORE_READ(t, rcu_read_lock_nesting) <= 0 ||
+	    !cfs_before(cctx->min_vruntime, tctx->vruntime))
+		return false;
+	tctx->vruntime = cctx->min_vruntime;
+	return true;
+}
+
 /*
  * The guard for tasks already queued: vtime_guard_lag() bounds a lag for the
  * load at enqueue, and heavier tasks arriving afterwards slow the floor, so a
