@@ -138,6 +138,14 @@ struct fairrs_pelt {
 struct fairrs_cpu_ctx {
 	/* Monotonic floor of the vruntimes queued here (cfs_rq->min_vruntime). */
 	u64	min_vruntime;
+	/*
+	 * Least vruntime of the tasks this queue handed to the local DSQ that
+	 * have not started running (valid if next_pending): CFS's tree still
+	 * holds them when the previous task stops.
+	 */
+	u64	next_vruntime;
+	u32	next_pending;
+	u32	__pad_next;
 	/* Sum of the weights of the runnable tasks on this queue, running included. */
 	u64	load_weight;
 	/* Runnable tasks on this queue, running included. */

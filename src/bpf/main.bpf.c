@@ -215,6 +215,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx->forked = false;
 	tctx->wake_sync = false;
 	if (preempt) {
+		vtime_note_next(cctx, tctx->vruntime);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags | SCX_ENQ_PREEMPT);
 		stat_inc(FAIRRS_STAT_PREEMPT);
 		return;
@@ -238,6 +239,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct fairrs_cpu_ctx *cctx = cpu_ctx(cpu);
+	struct task_struct *head;
 
 	if (!cctx) {
 		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", cpu);
@@ -254,9 +256,16 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 	}
 
-	if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0)) {
-		stat_inc(FAIRRS_STAT_DISPATCH);
-		return;
+	head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+	if (head) {
+		/* Read before the move: the head is not ours to read after it. */
+		u64 head_vtime = head->scx.dsq_vtime;
+
+		if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0)) {
+			vtime_note_next(cctx, head_vtime);
+			stat_inc(FAIRRS_STAT_DISPATCH);
+			return;
+		}
 	}
 
 	/*
@@ -300,6 +309,7 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	load_cpu_update(cctx);
 	load_cpuperf_update(cpu, cctx);
 	tctx->exec_charged = p->se.sum_exec_runtime;
+	cctx->next_pending = 0;
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime, true);
 	vtime_grant_slice(p, tctx, cctx);
 	curr_start(p, tctx, cctx);

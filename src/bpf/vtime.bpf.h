@@ -65,9 +65,26 @@ static __always_inline void vtime_update_min_curr(s32 cpu, struct fairrs_cpu_ctx
 						  bool on_rq)
 {
 	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+	u64 left = head ? head->scx.dsq_vtime : cctx->next_vruntime;
 
-	cctx->min_vruntime = cfs_min_vruntime(cctx->min_vruntime, on_rq, vruntime, head != NULL,
-					      head ? head->scx.dsq_vtime : 0);
+	if (head && cctx->next_pending && cfs_before(cctx->next_vruntime, left))
+		left = cctx->next_vruntime;
+	cctx->min_vruntime = cfs_min_vruntime(cctx->min_vruntime, on_rq, vruntime,
+					      head || cctx->next_pending, left);
+}
+
+/*
+ * A task of @vruntime left this queue for the local DSQ (ops.dispatch, or a
+ * preempting wakee) and runs next. ops.dispatch runs before the previous
+ * task's ops.stopping, whose floor update must still count it as waiting:
+ * without it the floor jumped to the previous task's vruntime (a nice-19
+ * task beside one hog: 270 ms past the hog at every switch).
+ */
+static __always_inline void vtime_note_next(struct fairrs_cpu_ctx *cctx, u64 vruntime)
+{
+	if (!cctx->next_pending || cfs_before(vruntime, cctx->next_vruntime))
+		cctx->next_vruntime = vruntime;
+	cctx->next_pending = 1;
 }
 
 /*
@@ -251,27 +268,24 @@ static __always_inline void vtime_guard_lag(struct task_ctx *tctx,
 	}
 }
 
-/* Preemptible RCU's per-task nesting count (absent without CONFIG_PREEMPT_RCU). */
-struct task_struct___fairrs_rcu {
-	int rcu_read_lock_nesting;
-} __attribute__((preserve_access_index));
-
 /*
- * @p was preempted inside an RCU read-side section: every grace period waits
- * for it, and the kernel ejects a sched_ext scheduler on an RCU stall (21 s
- * on Debian) where CFS only warns. A light task behind heavy ones may run a
- * tick every few seconds, too little to leave a long section (khugepaged,
- * nice 19, copying a huge page under emulation). Queue it no later than the
- * floor, as RCU priority boosting would run it; it pays for the CPU as
- * usual. Returns whether it moved.
+ * @p was preempted inside an RCU read-side section (preemptible RCU marks it
+ * blocked at the context switch and clears the mark when it leaves): every
+ * grace period waits for it, and the kernel ejects a sched_ext scheduler on
+ * an RCU stall (21 s on Debian) where CFS only warns. A light task behind
+ * heavy ones may run a tick every few seconds, too little to leave a long
+ * section (khugepaged, nice 19, copying a huge page under emulation). Queue
+ * it no later than the floor, as RCU priority boosting would run it; it pays
+ * for the CPU as usual. Not rcu_read_lock_nesting: this program's own
+ * trampoline holds an RCU read lock, counted in current's nesting when
+ * current is @p (a preempted task is re-queued from its own context).
+ * Returns whether it moved.
  */
 static __always_inline bool vtime_rcu_reader(struct task_struct *p, struct task_ctx *tctx,
 					     const struct fairrs_cpu_ctx *cctx)
 {
-	struct task_struct___fairrs_rcu *t = (void *)p;
-
-	if (!bpf_core_field_exists(t->rcu_read_lock_nesting) ||
-	    BPF_CORE_READ(t, rcu_read_lock_nesting) <= 0 ||
+	if (!bpf_core_field_exists(p->rcu_read_unlock_special) ||
+	    !BPF_CORE_READ(p, rcu_read_unlock_special.b.blocked) ||
 	    !cfs_before(cctx->min_vruntime, tctx->vruntime))
 		return false;
 	tctx->vruntime = cctx->min_vruntime;

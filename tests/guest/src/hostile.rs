@@ -36,6 +36,10 @@ const CASES: &[Case<Hostile>] = &[
         .uncalibrated("the kernel's scheduler lets a cpu.weight 1 task wait ~8 s or more behind 10000; it has no watchdog"),
     case("unit_churn", &["unit_churn_share", "unit_churn_share_survivor"], unit_churn),
     case("slice_cap", &["slice_cap_run_ms"], slice_cap),
+    case("rcu_reader", &["rcu_reader_grace_period_max_ms"], rcu_reader).uncalibrated(
+        "CFS and EEVDF leave a reader preempted in an RCU read-side section to its nice-19 share (RCU priority boosting \
+         would lift it, but Debian's kernels are built without it); they only warn at an RCU stall, sched_ext ejects",
+    ),
     case("sched_idle_cpu", &["sched_idle_cpu_wakeups"], sched_idle_cpu).uncalibrated(
         "CFS and EEVDF look for such a CPU beyond the wakee's own only while the LLC is partly idle (SIS_UTIL); here it is fully busy",
     ),
@@ -418,6 +422,80 @@ fn slice_cap(ctx: &Ctx) {
             ran / 1_000_000
         ),
     );
+}
+
+/// madvise(2) advice: collapse the range into huge pages now (Linux 6.1).
+const MADV_COLLAPSE: libc::c_int = 25;
+/// membarrier(2) command: returns after an RCU grace period (synchronize_rcu()).
+const MEMBARRIER_CMD_GLOBAL: libc::c_int = 1;
+
+/// On CPU 3, a nice-0 hog and a nice-19 process that collapses one 2 MB
+/// range into a huge page (MADV_COLLAPSE) over and over, splitting it again
+/// each time by dropping one small page: collapse_huge_page() copies the 2 MB
+/// inside an RCU read-side section (the PTE table stays mapped under
+/// rcu_read_lock()), slow under emulation, so ticks preempt it there. A
+/// reader left to its nice-19 share (1.4 %) holds up every grace period for
+/// seconds (both soak ejections, "RCU CPU stall": khugepaged, nice 19,
+/// preempted in that copy). Measured on CPU 0: the longest grace period
+/// (membarrier's global command waits for one).
+fn rcu_reader(ctx: &Ctx) {
+    let c = shared_counters(2); // collapses done, collapses refused
+    let mut p = Procs::default();
+    p.spawn(&on(&[3], Class::Nice(0)), None);
+    p.spawn_running(&on(&[3], Class::Nice(19)), None, || collapse_loop(c));
+    thread::sleep(Duration::from_secs(1));
+    let secs = ctx.secs;
+    let (longest, n) = thread::spawn(move || {
+        pin_self(0);
+        let (mut longest, mut n) = (0u64, 0u64);
+        let end = Instant::now() + secs;
+        while Instant::now() < end {
+            let t0 = mono_ns();
+            let rc = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) };
+            assert!(rc == 0, "membarrier: {}", io::Error::last_os_error());
+            longest = longest.max(mono_ns() - t0);
+            n += 1;
+        }
+        (longest, n)
+    })
+    .join()
+    .expect("the measuring thread panicked");
+    p.stop();
+    let (done, refused) = (c[0].load(Ordering::Relaxed), c[1].load(Ordering::Relaxed));
+    // Fewer collapses, fewer preempted readers: the figure would say little, and fails.
+    let value = if done >= 2 { longest as f64 / 1e6 } else { -1.0 };
+    ctx.emit(
+        0,
+        value,
+        0.0,
+        1000.0,
+        &format!("longest of {n} grace periods, ms ({:.1}), with a nice-19 MADV_COLLAPSE loop ({done} collapses, {refused} refused) beside a nice-0 hog on CPU 3", longest as f64 / 1e6),
+    );
+}
+
+/// Collapse one 2 MB range into a huge page, split it by dropping one small
+/// page, collapse it again; forever. Counts into `c`: collapses done, refused.
+fn collapse_loop(c: &[AtomicU64]) {
+    const HUGE: usize = 2 << 20;
+    // SAFETY: a private anonymous mapping of our own, used until the process is killed.
+    let raw = unsafe {
+        libc::mmap(std::ptr::null_mut(), 2 * HUGE, libc::PROT_READ | libc::PROT_WRITE,
+                   libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+    };
+    assert!(raw != libc::MAP_FAILED, "mmap: {}", io::Error::last_os_error());
+    let base = ((raw as usize + HUGE - 1) & !(HUGE - 1)) as *mut u8;
+    unsafe {
+        libc::madvise(base.cast(), HUGE, libc::MADV_HUGEPAGE);
+        for off in (0..HUGE).step_by(4096) {
+            base.add(off).write_volatile(1);
+        }
+    }
+    loop {
+        // Splits the PMD mapping (a huge page) into a PTE table, which collapses again.
+        unsafe { libc::madvise(base.add(HUGE - 4096).cast(), 4096, libc::MADV_DONTNEED) };
+        let rc = unsafe { libc::madvise(base.cast(), HUGE, MADV_COLLAPSE) };
+        c[if rc == 0 { 0 } else { 1 }].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 const CHURNERS: usize = 4;
