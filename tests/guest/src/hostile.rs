@@ -439,7 +439,7 @@ const MEMBARRIER_CMD_GLOBAL: libc::c_int = 1;
 /// preempted in that copy). Measured on CPU 0: the longest grace period
 /// (membarrier's global command waits for one).
 fn rcu_reader(ctx: &Ctx) {
-    let c = shared_counters(2); // collapses done, collapses refused
+    let c = shared_counters(3); // collapses done, collapses refused, the last refusal's errno
     let mut p = Procs::default();
     p.spawn(&on(&[3], Class::Nice(0)), None);
     p.spawn_running(&on(&[3], Class::Nice(19)), None, || collapse_loop(c));
@@ -462,6 +462,14 @@ fn rcu_reader(ctx: &Ctx) {
     .expect("the measuring thread panicked");
     p.stop();
     let (done, refused) = (c[0].load(Ordering::Relaxed), c[1].load(Ordering::Relaxed));
+    // A kernel built without THP (our 6.12 build) refuses every collapse with EINVAL.
+    let why = match c[2].load(Ordering::Relaxed) as i32 {
+        0 => String::new(),
+        e if fs::metadata("/sys/kernel/mm/transparent_hugepage").is_err() => {
+            format!(", last refusal: {} (this kernel has no THP: no reader to test)", io::Error::from_raw_os_error(e))
+        }
+        e => format!(", last refusal: {}", io::Error::from_raw_os_error(e)),
+    };
     // Fewer collapses, fewer preempted readers: the figure would say little, and fails.
     let value = if done >= 2 { longest as f64 / 1e6 } else { -1.0 };
     ctx.emit(
@@ -469,7 +477,7 @@ fn rcu_reader(ctx: &Ctx) {
         value,
         0.0,
         1000.0,
-        &format!("longest of {n} grace periods, ms ({:.1}), with a nice-19 MADV_COLLAPSE loop ({done} collapses, {refused} refused) beside a nice-0 hog on CPU 3", longest as f64 / 1e6),
+        &format!("longest of {n} grace periods, ms ({:.1}), with a nice-19 MADV_COLLAPSE loop ({done} collapses, {refused} refused{why}) beside a nice-0 hog on CPU 3", longest as f64 / 1e6),
     );
 }
 
@@ -494,7 +502,12 @@ fn collapse_loop(c: &[AtomicU64]) {
         // Splits the PMD mapping (a huge page) into a PTE table, which collapses again.
         unsafe { libc::madvise(base.add(HUGE - 4096).cast(), 4096, libc::MADV_DONTNEED) };
         let rc = unsafe { libc::madvise(base.cast(), HUGE, MADV_COLLAPSE) };
-        c[if rc == 0 { 0 } else { 1 }].fetch_add(1, Ordering::Relaxed);
+        if rc == 0 {
+            c[0].fetch_add(1, Ordering::Relaxed);
+        } else {
+            c[1].fetch_add(1, Ordering::Relaxed);
+            c[2].store(io::Error::last_os_error().raw_os_error().unwrap_or(0) as u64, Ordering::Relaxed);
+        }
     }
 }
 
