@@ -159,9 +159,9 @@ fn fork_storm(r: &Run) {
     }
     let hog = Threads::start(&hogs::nice0(1, &[cpu]));
     thread::sleep(warm);
-    let (h0, p0, c0, t0) = (hog.cpu_ns()[0], sys::cpu_ns(child), reaped_ns(child), Instant::now());
+    let (h0, p0, c0, t0) = (hog.cpu_ns()[0], sys::cpu_ns(child), sys::reaped_ns(child), Instant::now());
     thread::sleep(secs);
-    let (h1, p1, c1, wall) = (hog.cpu_ns()[0], sys::cpu_ns(child), reaped_ns(child), t0.elapsed());
+    let (h1, p1, c1, wall) = (hog.cpu_ns()[0], sys::cpu_ns(child), sys::reaped_ns(child), t0.elapsed());
     hog.stop();
     unsafe {
         libc::kill(child, libc::SIGKILL);
@@ -185,17 +185,6 @@ fn fork_storm(r: &Run) {
             other_ns / 1_000_000
         ),
     );
-}
-
-/// CPU time of @pid's reaped children (cutime + cstime of /proc/PID/stat),
-/// ns: their exact run time, in clock ticks.
-fn reaped_ns(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
-    let rest = &stat[stat.rfind(')').expect("/proc/PID/stat: comm") + 2..];
-    let f: Vec<u64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
-    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    // Fields 16 and 17 of the line; `rest` starts at field 3.
-    (f[13] + f[14]) * (1_000_000_000 / tck.max(1))
 }
 
 /// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID), ns.

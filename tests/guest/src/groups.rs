@@ -219,10 +219,9 @@ fn session_cpu_ns(sid: i32) -> (u64, usize) {
     let mut total = (0, 0);
     for e in fs::read_dir("/proc").expect("/proc").flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        let Some(rest) = crate::sys::stat_fields(&format!("/proc/{pid}/stat")) else { continue };
         // state ppid pgrp session ...
-        if rest.split_whitespace().nth(3).and_then(|s| s.parse::<i32>().ok()) != Some(sid) {
+        if rest.get(3).and_then(|s| s.parse::<i32>().ok()) != Some(sid) {
             continue;
         }
         let ns = fs::read_to_string(format!("/proc/{pid}/schedstat"))

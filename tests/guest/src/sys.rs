@@ -79,11 +79,26 @@ pub fn thread_cpu_ns(tid: i32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The fields of a /proc stat file from the third (state) on: the command
+/// name before them may hold spaces and parentheses.
+pub fn stat_fields(path: &str) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(path).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    Some(after.split_whitespace().map(String::from).collect())
+}
+
 /// The CPU a thread of this process last ran on (field 39 of its stat).
 pub fn thread_cpu(tid: i32) -> Option<usize> {
-    let stat = fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split_whitespace().nth(36)?.parse().ok()
+    stat_fields(&format!("/proc/self/task/{tid}/stat"))?.get(36)?.parse().ok()
+}
+
+/// CPU time of `pid`'s reaped children (cutime + cstime, fields 16 and 17 of
+/// its stat), ns: their exact run time, in clock ticks.
+pub fn reaped_ns(pid: i32) -> u64 {
+    let f = stat_fields(&format!("/proc/{pid}/stat")).unwrap_or_else(|| panic!("/proc/{pid}/stat"));
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    (ticks(13) + ticks(14)) * (1_000_000_000 / tck.max(1))
 }
 
 /// How many times a thread changed CPU (se.nr_migrations in its sched file).
