@@ -16,6 +16,7 @@ extern "C" {
     fn fairrs_share_of_cpu_weight(cpu_weight: u32) -> u32;
     fn fairrs_share_cpu_weight(shares: u32) -> u32;
     fn fairrs_share_task_weight(task_weight: u32, shares: *const u32, loads: *const i64, levels: u32) -> u32;
+    fn fairrs_share_sync_replay(contrib: *mut i64, parent_sum: *mut i64);
 }
 
 // SAFETY (every wrapper): pure functions of their arguments; the arrays
@@ -217,4 +218,16 @@ fn share_task_weight_keeps_min_shares() {
     assert_eq!(task_weight(1024, &[(10, 10 * 1024)]), 2);
     // A SCHED_IDLE task (3) in a crowded group too.
     assert_eq!(task_weight(3, &[(1024, 100 * 1024)]), 2);
+}
+
+/// Three CPUs racing on one group's contribution (share_host.c's replay: a
+/// sync reads the state, then two other CPUs' tasks leave before its
+/// exchange): the group ends idle and must add nothing to its parent. A sync
+/// that trusted its first read would leave a phantom 1024 there.
+#[test]
+fn share_sync_contrib_leaves_no_phantom_after_a_three_cpu_race() {
+    let (mut contrib, mut parent_sum) = (-1i64, -1i64);
+    // SAFETY: both pointers are to live i64s.
+    unsafe { fairrs_share_sync_replay(&mut contrib, &mut parent_sum) };
+    assert_eq!((contrib, parent_sum), (0, 0));
 }

@@ -98,6 +98,8 @@ struct {
  * not on the next cgroup's.
  */
 #define GROUP_QUARANTINE_NS	(1000ULL * 1000 * 1000)
+/* A group with nothing runnable for this long must add nothing to its parent. */
+#define GROUP_PHANTOM_IDLE_NS	(100ULL * 1000 * 1000)
 
 /*
  * The fields of the kernel's autogroups read here (kernel/sched/autogroup.h),
@@ -157,41 +159,23 @@ static __always_inline s64 group_contrib_now(const struct fairrs_group *g)
 	return share_group_contrib(READ_ONCE(g->nr_runnable), READ_ONCE(g->shares));
 }
 
-/* Passes group_sync_contrib() makes at most while its state keeps moving. */
-#define GROUP_SYNC_PASSES	8
-
 /*
  * Make @g's contribution to its parent's child_shares match its state: its
- * shares while its subtree has runnable tasks, else 0. Callers race (tasks on
- * other CPUs, a weight change): each exchange applies exactly its own change
- * to the parent, so the parent's sum always equals its children's
- * contributions, and a caller passes again while it finds the state moved
- * under it. Passes are bounded, so the balancing timer also syncs every
- * group now and then (group_tend()): a contribution left wrong by a race
- * heals within a second. A global function (verified once, not at each of
- * its call sites, several of them in loops): scalar arguments only.
+ * shares while its subtree has runnable tasks, else 0 (share_sync_contrib(),
+ * exact under races from several CPUs). A global function (verified once,
+ * not at each of its call sites, several of them in loops): scalar arguments
+ * only.
  */
 __noinline int group_sync_contrib(s32 slot)
 {
 	struct fairrs_group *g = group_of(slot), *parent;
-	u32 pass;
 
 	if (!g)
 		return 0;
 	parent = group_of(g->parent);
 	/* The root's children contribute to nothing that is read (group_in_root()). */
-	if (group_in_root(parent))
-		parent = NULL;
-
-	for (pass = 0; pass < GROUP_SYNC_PASSES; pass++) {
-		s64 want = group_contrib_now(g);
-		s64 old = __sync_lock_test_and_set(&g->contrib, want);
-
-		if (old != want && parent)
-			__sync_fetch_and_add(&parent->child_shares, want - old);
-		if (want == group_contrib_now(g))
-			break;
-	}
+	share_sync_contrib(&g->contrib, group_in_root(parent) ? NULL : &parent->child_shares,
+			   &g->nr_runnable, &g->shares);
 	return 0;
 }
 
@@ -240,6 +224,7 @@ static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 	s32 slot = tctx->group;
 	struct fairrs_group *g = group_of(slot);
 	u32 depth, levels = sign > 0 ? FAIRRS_MAX_GROUP_DEPTH : tctx->group_levels;
+	u64 now = sign > 0 ? bpf_ktime_get_ns() : 0;
 
 	/* The root's load never enters a weight: it is not kept (see group_in_root()). */
 	if (group_in_root(g))
@@ -262,11 +247,10 @@ static __always_inline bool group_task_account(struct task_ctx *tctx, s64 sign)
 			stat_inc(FAIRRS_STAT_GROUP_UNDERFLOW);
 			break;
 		}
-		if (depth == 0) {
+		if (depth == 0)
 			__sync_fetch_and_add(&g->task_load, sign * tctx->group_load);
-			if (sign > 0)
-				WRITE_ONCE(g->last_runnable_ns, bpf_ktime_get_ns());
-		}
+		if (sign > 0)
+			WRITE_ONCE(g->last_runnable_ns, now);
 		if (before == 0 || before + sign == 0)
 			group_sync_contrib(slot);
 		if (before + sign == 0 && READ_ONCE(g->dead) && group_claim(g, gen)) {
@@ -590,6 +574,10 @@ static __always_inline void group_tend(void)
 		key = READ_ONCE(g->cgid);
 		if (!key)
 			continue;
+		/* Idle a while, yet adding to its parent: a race was lost. */
+		if (!READ_ONCE(g->nr_runnable) && READ_ONCE(g->contrib) &&
+		    (s64)(now - READ_ONCE(g->last_runnable_ns)) > (s64)GROUP_PHANTOM_IDLE_NS)
+			stat_inc(FAIRRS_STAT_GROUP_PHANTOM);
 		if (!autogroup_enabled || !(key & GROUP_AUTOGROUP_KEY) ||
 		    now - READ_ONCE(g->last_runnable_ns) < GROUP_AUTOGROUP_IDLE_NS ||
 		    !group_claim(g, gen)) {

@@ -94,6 +94,7 @@ struct fairrs_tunables {
 	X(GROUP_UNTRACKED,	"group_untracked", "cgroups counted as their parent: nested too deep or no free slot (group.bpf.h)") \
 	X(GROUP_LATE_FREE,	"group_late_free", "cgroups removed while a task was still counted in them: freed as it left (group_exit())") \
 	X(GROUP_UNDERFLOW,	"group_underflow", "a task left a group it was not counted in, undone (a slot reused too early: must stay 0)") \
+	X(GROUP_PHANTOM,	"group_phantom", "groups idle for 100 ms still adding to their parent's shares, healed by the timer (a lost group_sync_contrib() race: must stay 0)") \
 	X(STARVE_RUN,		"starve_run",	"a task that waited in its queue past the starvation guard run first (vtime_serve_starving())") \
 	X(WAKE_SCHED_IDLE,	"wake_sched_idle", "wakeup sent from its busy CPU to one of its LLC running only SCHED_IDLE work (sched_idle_cpu())") \
 	X(SLICES,		"slices",	"slices granted")					\
@@ -249,7 +250,7 @@ struct fairrs_group {
 	s64	contrib;
 	/* CPU time its subtree's tasks have run, ns (for the stats' shares). */
 	u64	runtime_ns;
-	/* When one of its own tasks last became runnable (autogroup reaping). */
+	/* When a task of its subtree last became runnable (autogroup reaping, group_tend()). */
 	u64	last_runnable_ns;
 	/* When the slot was last freed: not taken again for a while (group_alloc()). */
 	u64	freed_ns;

@@ -87,6 +87,44 @@ static __always_inline s64 share_group_contrib(s64 nr_runnable, u32 shares)
 	return nr_runnable > 0 ? (s64)shares : 0;
 }
 
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(volatile __typeof__(x) *)&(x))
+#endif
+
+/* Where another CPU's change may land in share_sync_contrib() (host replays only). */
+#ifndef SHARE_SYNC_RACE
+#define SHARE_SYNC_RACE() do {} while (0)
+#endif
+
+/* Passes share_sync_contrib() makes at most while the state keeps moving. */
+#define SHARE_SYNC_PASSES	8
+
+/*
+ * Make a group's contribution (*@contrib) match its state (*@nr_runnable,
+ * *@shares), applying each change to its parent's sum (*@parent_sum, or
+ * none). Callers race from several CPUs: each exchange applies exactly its
+ * own delta, so the sum always equals the contributions, and a caller passes
+ * again while the state moved under it, so a stale value it wrote is undone
+ * by itself. The passes are bounded (the balancing timer heals the rest:
+ * group_tend()).
+ */
+static __always_inline void share_sync_contrib(s64 *contrib, s64 *parent_sum, s64 *nr_runnable, u32 *shares)
+{
+	u32 pass;
+
+	for (pass = 0; pass < SHARE_SYNC_PASSES; pass++) {
+		s64 want = share_group_contrib(READ_ONCE(*nr_runnable), READ_ONCE(*shares));
+		s64 old;
+
+		SHARE_SYNC_RACE();
+		old = __sync_lock_test_and_set(contrib, want);
+		if (old != want && parent_sum)
+			__sync_fetch_and_add(parent_sum, want - old);
+		if (want == share_group_contrib(READ_ONCE(*nr_runnable), READ_ONCE(*shares)))
+			break;
+	}
+}
+
 /* A group's load: its own runnable tasks' weights plus its children's contributions. */
 static __always_inline s64 share_group_load(s64 task_load, s64 child_shares)
 {

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::cases::{self, case, Case, OnPanic};
 use crate::hogs::{on, Class, Procs};
-use crate::sys::{measure, mono_ns, nr_cpus, pin_self, rmdir, schedstat, set_affinity, Cgroup, CGROOT};
+use crate::sys::{measure, mono_ns, nr_cpus, pin_self, rmdir, schedstat, set_affinity, Cgroup, Preemption, Setting, CGROOT};
 
 const CASES: &[Case<Hostile>] = &[
     case("pinned_neighbours", &["pinned_neighbours_min_share"], pinned_neighbours),
@@ -300,6 +300,7 @@ fn unit_churn(ctx: &Ctx) {
         p.spawn(&on(&ctx.all, Class::Nice(0)), Some(&load));
     }
     let churn = churn(&user0.dir, &ctx.all);
+    let held = held_exits(&user0.dir, NEED_CPUS - 1);
     p.stop();
     drop(load);
 
@@ -319,7 +320,7 @@ fn unit_churn(ctx: &Ctx) {
             0.46,
             0.54,
             &format!(
-                "the user hog's share (in {which}) beside system.slice/after.service on CPU {} (ideal 0.5); cpu ms {} / {}; {churn}",
+                "the user hog's share (in {which}) beside system.slice/after.service on CPU {} (ideal 0.5); cpu ms {} / {}; {churn}; {held}",
                 cpu[0],
                 t[0] / 1_000_000,
                 t[1] / 1_000_000
@@ -518,13 +519,15 @@ const CHURN_LIMIT: Duration = Duration::from_secs(30);
 /// CHURNERS threads, each CHURN_ITERS times (CHURN_LIMIT at most): mkdir a
 /// session scope, fork a child that joins it and spins 1-3 ms, reap it,
 /// rmdir the scope at once; the next mkdir takes the slot just freed.
-/// Each churner and its children share one CPU, and a child runs its last
-/// 0.5 ms as SCHED_IDLE (far ahead in vruntime) before it exits: its parent's
-/// wakeup in exit_notify() then preempts it after cgroup_exit(), and it stays
-/// runnable in its scope's group for a while as the parent removes the scope
-/// (the group's slot must not be reused then).
+/// Each churner and its children share one CPU, and a child exits as
+/// SCHED_IDLE: its parent's wakeup in exit_notify() then preempts it after
+/// cgroup_exit() (where tasklist_lock is dropped, in a preemptible kernel:
+/// the churn runs with preempt=full), and it is still runnable in its
+/// scope's group as the parent removes the scope, for a few ms (the group's
+/// slot must not be reused then; held_exits() makes that wait certain).
 /// Returns what happened, for the detail.
 fn churn(parent: &Path, all: &[usize]) -> String {
+    let preemption = Preemption::set("full");
     let next = AtomicUsize::new(1);
     let [done, retries, stuck, strays] = [(); 4].map(|_| AtomicU64::new(0));
     let t0 = Instant::now();
@@ -556,8 +559,6 @@ fn churn(parent: &Path, all: &[usize]) -> String {
                             while mono_ns() - t < life_ns {}
                             let param = libc::sched_param { sched_priority: 0 };
                             libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
-                            let t = mono_ns();
-                            while mono_ns() - t < 500_000 {}
                             libc::_exit(0);
                         }
                     }
@@ -577,13 +578,122 @@ fn churn(parent: &Path, all: &[usize]) -> String {
     });
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     format!(
-        "churn: {} of {} scopes in {:.1}s beside 8 hogs, {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
+        "churn: {} of {} scopes in {:.1}s beside 8 hogs (preempt={}), {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
         n(&done),
         CHURNERS * CHURN_ITERS,
         t0.elapsed().as_secs_f64(),
+        preemption.mode(),
         n(&retries),
         n(&stuck),
         n(&strays)
+    )
+}
+
+const HELD_ROUNDS: usize = 4;
+
+/// How long a removed scope is given to go offline (an RCU grace period and
+/// a workqueue; 40-80 ms were seen under emulation) and its slot, if freed,
+/// to leave the 1-s quarantine (GROUP_QUARANTINE_NS).
+const OFFLINE_WAIT: Duration = Duration::from_millis(1400);
+
+/// New scopes made then: enough to take the lowest free slots.
+const TAKERS: usize = 8;
+
+/// Field `name` of /proc/`pid`/status, a number (0 if absent).
+fn status_field(pid: i32, name: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim_start_matches(':').trim().parse().ok())))
+        .flatten()
+        .unwrap_or(0)
+}
+
+/// HELD_ROUNDS times: a child in a new scope on `cpu` exits, and its parent
+/// thread, SCHED_FIFO on the same CPU, is woken by that exit (exit_notify(),
+/// after cgroup_exit()) and preempts it, then spins: the child stays
+/// runnable, counted in its scope's group, until released. Meanwhile the
+/// scope is removed (kernels before 6.19 allow it: the child has left the
+/// cgroup; later ones answer EBUSY until it is gone), given OFFLINE_WAIT to
+/// go offline (ops.cgroup_exit) and past the slot quarantine, and TAKERS new
+/// scopes are made to take a slot freed too early. A round counts as held if the scope went while the child
+/// had not yet made its last switch (its voluntary switch count unchanged,
+/// read from its zombie: the parent waits with WNOWAIT). Every held round
+/// must end in a group_late_free and no group_underflow (tests/vm/hostile.sh).
+fn held_exits(parent: &Path, cpu: usize) -> String {
+    // The parent spins longer than RT throttling's 950 ms would allow, and
+    // preempts the child where exit_notify() drops tasklist_lock (churn()).
+    let _rt = Setting::set("/proc/sys/kernel/sched_rt_runtime_us", "-1");
+    let _preemption = Preemption::set("full");
+    let [held, busy, unheld] = [(); 3].map(|_| AtomicU64::new(0));
+    for k in 0..HELD_ROUNDS {
+        let dir = parent.join(format!("held-{k}.scope"));
+        fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        let procs = CString::new(dir.join("cgroup.procs").into_os_string().into_encoded_bytes()).unwrap();
+        let child = AtomicU64::new(0);
+        let release = AtomicU64::new(0);
+        thread::scope(|s| {
+            let (child, release) = (&child, &release);
+            s.spawn(move || {
+                pin_self(cpu);
+                let param = libc::sched_param { sched_priority: 1 };
+                // SAFETY: plain syscalls; the child makes plain syscalls on data made before fork().
+                unsafe {
+                    if libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param) != 0 {
+                        panic!("SCHED_FIFO: {}", io::Error::last_os_error());
+                    }
+                    let pid = libc::fork();
+                    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+                    if pid == 0 {
+                        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                        if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                            libc::_exit(1);
+                        }
+                        libc::_exit(0);
+                    }
+                    let mut info: libc::siginfo_t = std::mem::zeroed();
+                    libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT);
+                    child.store(pid as u64, Ordering::SeqCst);
+                    let t0 = Instant::now();
+                    while release.load(Ordering::SeqCst) == 0 && t0.elapsed() < Duration::from_secs(3) {
+                        std::hint::spin_loop();
+                    }
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+                // Sleep, so the child (of a lower class) makes its last switch.
+                thread::sleep(Duration::from_millis(20));
+            });
+            let t0 = Instant::now();
+            while child.load(Ordering::SeqCst) == 0 && t0.elapsed() < Duration::from_secs(3) {
+                thread::sleep(Duration::from_millis(1));
+            }
+            let pid = child.load(Ordering::SeqCst) as i32;
+            let switches = status_field(pid, "voluntary_ctxt_switches");
+            match fs::remove_dir(&dir) {
+                Ok(()) => {
+                    thread::sleep(OFFLINE_WAIT);
+                    for j in 0..TAKERS {
+                        let _ = fs::create_dir(parent.join(format!("held-{k}-{j}.scope")));
+                    }
+                    let c = if pid > 0 && status_field(pid, "voluntary_ctxt_switches") == switches { &held } else { &unheld };
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    busy.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            release.store(1, Ordering::SeqCst);
+        });
+        let _ = rmdir(&dir);
+        for j in 0..TAKERS {
+            let _ = rmdir(&parent.join(format!("held-{k}-{j}.scope")));
+        }
+    }
+    let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    format!(
+        "held exits: {} of {HELD_ROUNDS} exits held past their scope's removal, {} refused (EBUSY), {} not held",
+        n(&held),
+        n(&busy),
+        n(&unheld)
     )
 }
 

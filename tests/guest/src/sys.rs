@@ -251,3 +251,69 @@ pub fn remove_tree(dir: &Path) -> io::Result<u32> {
     }
     rmdir(dir)
 }
+
+/// The kernel's preemption mode (PREEMPT_DYNAMIC; debugfs `sched/preempt`,
+/// which shows the modes with the current one in parentheses), switched for
+/// as long as this lives and put back after. `mode()` is what is in force:
+/// the one asked for, or the kernel's own when it cannot be switched.
+pub struct Preemption {
+    was: Option<String>,
+    now: String,
+}
+
+const PREEMPT_FILE: &str = "/sys/kernel/debug/sched/preempt";
+
+fn preempt_mode() -> Option<String> {
+    let text = fs::read_to_string(PREEMPT_FILE).ok()?;
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix('(').and_then(|w| w.strip_suffix(')')))
+        .map(str::to_string)
+}
+
+impl Preemption {
+    pub fn set(mode: &str) -> Self {
+        let was = preempt_mode();
+        if was.is_some() {
+            let _ = fs::write(PREEMPT_FILE, mode);
+        }
+        let now = preempt_mode().unwrap_or_else(|| "unknown (no sched/preempt)".into());
+        Self { was, now }
+    }
+
+    pub fn mode(&self) -> &str {
+        &self.now
+    }
+}
+
+impl Drop for Preemption {
+    fn drop(&mut self) {
+        if let Some(was) = &self.was {
+            let _ = fs::write(PREEMPT_FILE, was);
+        }
+    }
+}
+
+/// A kernel setting (a /proc/sys or /sys file) written for as long as this
+/// lives, then put back.
+pub struct Setting {
+    path: &'static str,
+    was: Option<String>,
+}
+
+impl Setting {
+    pub fn set(path: &'static str, value: &str) -> Self {
+        let was = fs::read_to_string(path).ok();
+        if was.is_some() {
+            let _ = fs::write(path, value);
+        }
+        Self { path, was }
+    }
+}
+
+impl Drop for Setting {
+    fn drop(&mut self) {
+        if let Some(was) = &self.was {
+            let _ = fs::write(self.path, was.trim());
+        }
+    }
+}
