@@ -386,6 +386,8 @@ impl<'a> Scheduler<'a> {
         let every = (self.opts.stats > 0.0).then(|| Duration::from_secs_f64(self.opts.stats));
         let started = Instant::now();
         let mut last = self.snapshot();
+        let mut warned = [false; WARN_COUNTERS.len()];
+        let mut watched = Instant::now();
 
         while !shutdown.load(Ordering::Relaxed) && !self.exited() {
             // A client that gave up waiting no longer takes its answer: fine.
@@ -401,6 +403,10 @@ impl<'a> Scheduler<'a> {
                     let _ = reply.send(Response::Set(result));
                 }
                 Err(_) => {}
+            }
+            if watched.elapsed() >= WARN_EVERY {
+                watched = Instant::now();
+                self.warn_counters(&mut warned);
             }
             if let Some(every) = every {
                 if last.at.elapsed() >= every {
@@ -424,6 +430,19 @@ impl<'a> Scheduler<'a> {
         info!("totals over {:.1}s: {}", started.elapsed().as_secs_f64(), counts.join(" "));
         let uei = self.exit_info();
         uei.report().map(|()| uei).context("the kernel ejected scx_fairrs")
+    }
+
+    /// Log each of WARN_COUNTERS the first time it is found above 0.
+    fn warn_counters(&self, warned: &mut [bool]) {
+        let values = self.counters();
+        for ((name, what), done) in WARN_COUNTERS.iter().zip(warned.iter_mut()) {
+            let idx = stats::counters().iter().position(|c| c.name == *name);
+            let v = idx.and_then(|i| values.get(i).copied()).unwrap_or(0);
+            if v > 0 && !*done {
+                *done = true;
+                warn!("{name}={v}: {what} (logged once; the exit totals give the count)");
+            }
+        }
     }
 
     /// The kernel's exit information, as scx_utils' uei_report! reads it but
@@ -486,6 +505,21 @@ impl<'a> Scheduler<'a> {
         let _ = watcher.join();
     }
 }
+
+/// Counters that mean a weight the user set is not applied as set, or a
+/// state that must not happen: each is logged the first time it is above 0.
+const WARN_COUNTERS: [(&str, &str); 3] = [
+    (
+        "group_untracked",
+        "cgroups nested deeper than 16 levels, or beyond the 4096 group slots, count as their parent; \
+         their cpu.weight is not applied on its own",
+    ),
+    ("group_underflow", "a task left a group slot it was not counted in (a bug: please report it)"),
+    ("group_phantom", "an idle group was still adding to its parent's shares, healed (a bug: please report it)"),
+];
+
+/// How often the daemon looks at WARN_COUNTERS.
+const WARN_EVERY: Duration = Duration::from_secs(1);
 
 /// How long releasing the struct_ops link may take before the daemon says so
 /// (and again every as long): far longer than a disable takes.

@@ -522,7 +522,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_init)
 		/* sched_ext starts every CPU at the maximum (load_cpuperf_update()). */
 		cctx->perf_target = SCX_CPUPERF_ONE;
 		cctx->online = bpf_cpumask_test_cpu(cpu, online);
-		ret = scx_bpf_create_dsq(cpu_dsq(cpu), -1);
+		ret = scx_bpf_create_dsq(cpu_dsq(cpu), topo_node(cpu));
 		if (ret) {
 			scx_bpf_put_cpumask(online);
 			scx_bpf_error("failed to create the queue of CPU %d: %d", cpu, ret);

@@ -29,19 +29,32 @@ cases() { $BENCH groups --secs "$SECS"; }
 # its row says why).
 read_plan groups $BENCH groups --plan
 # Each result and its calibration (the calibrated ones), the attach and exit
-# checks, the case count, the per-group stats and the kernel log.
-expect_checks $((EXPECTED + CALIBRATED + 5))
+# checks, the case count, the per-group stats, the deep cgroup's warning and
+# the kernel log.
+expect_checks $((EXPECTED + CALIBRATED + 6))
 side_by_side groups "$EXPECTED" cases
 
 # The daemon's stats show each group's share beside its ideal: A and B of a
 # one-CPU case, 1 hog against 4 (B weighs 200).
+# Then a cgroup at level 16, one deeper than the scheduler tracks, whose
+# tasks count as its parent's: the daemon must say so in its log.
 $FAIRRS --stats 1 > "$OUT/groups-stats.log" 2>&1 &
 pid=$!
 if wait_state enabled 60 $pid; then
     $BENCH groups --secs 3 --only one_cpu > /dev/null
     sleep 1.5
+    deep=/sys/fs/cgroup
+    for level in $(seq 1 16); do
+        echo +cpu > "$deep/cgroup.subtree_control"
+        deep=$deep/fairrs-d$level
+        mkdir "$deep"
+    done
+    sleep 2
+    while [ "$deep" != /sys/fs/cgroup ]; do rmdir "$deep"; deep=${deep%/*}; done
 fi
 stop_daemon $pid 60
 line=$(grep -E '^ +200 +[0-9]+ +0\.[0-9]+ +0\.6[0-9]+ /fairrs-groups/B$' "$OUT/groups-stats.log" | tail -n 1)
 check groups_stats_shares "--stats group line for B: '${line:-none}'" [ -n "$line" ]
+said=$(grep -m 1 'group_untracked=[1-9][0-9]*: cgroups nested deeper' "$OUT/groups-stats.log")
+check groups_untracked_logged "a cgroup at level 16: '${said:-no warning in the log}'" [ -n "$said" ]
 check_kernel_log groups_kernel_log_clean
