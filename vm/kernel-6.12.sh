@@ -57,7 +57,16 @@ ln -sf "$PAHOLE_ROOT/pahole" "$PAHOLE_ROOT/bin/pahole"
 export PATH="$PAHOLE_ROOT/bin:$PATH"
 
 # --- configure ----------------------------------------------------------------
-if [ ! -f "$BUILD/.config.done" ]; then
+# What the build must have (TRANSPARENT_HUGEPAGE: Debian's own 6.12 has it,
+# and the hostile suite's RCU case collapses huge pages). A tree cached by an
+# older recipe that lacks one is configured and built again.
+NEEDED="SCHED_CLASS_EXT DEBUG_INFO_BTF FUNCTION_TRACER IKCONFIG_PROC HOTPLUG_CPU TRANSPARENT_HUGEPAGE"
+configured() {
+    local opt
+    [ -f "$BUILD/.config.done" ] || return 1
+    for opt in $NEEDED; do grep -q "^CONFIG_$opt=y" "$BUILD/.config" || return 1; done
+}
+if ! configured; then
     log "unpacking linux-source-6.12 $SRCVER"
     rm -rf "$BUILD"; mkdir -p "$BUILD"
     tar -xJf "$TARBALL" -C "$BUILD" --strip-components=1
@@ -75,9 +84,10 @@ if [ ! -f "$BUILD/.config.done" ]; then
             -e NUMA -e HOTPLUG_CPU -e CGROUPS -e CGROUP_SCHED -e FAIR_GROUP_SCHED \
             -e EXT_GROUP_SCHED -e SCHED_AUTOGROUP -e IKCONFIG -e IKCONFIG_PROC \
             -e SCHED_DEBUG -e SCHEDSTATS -e MAGIC_SYSRQ \
+            -e TRANSPARENT_HUGEPAGE -e TRANSPARENT_HUGEPAGE_MADVISE \
             -e 9P_FS -e NET_9P -e NET_9P_VIRTIO -e VIRTIO_PCI
         make olddefconfig >/dev/null
-        for opt in SCHED_CLASS_EXT DEBUG_INFO_BTF FUNCTION_TRACER IKCONFIG_PROC HOTPLUG_CPU; do
+        for opt in $NEEDED; do
             grep -q "^CONFIG_$opt=y" .config || { echo "CONFIG_$opt did not survive olddefconfig" >&2; exit 1; }
         done
     ) || { log "configuring 6.12 failed"; exit 1; }

@@ -91,9 +91,10 @@ esac
 if [ -f "$KENV" ]; then
     # shellcheck disable=SC1090
     . "$KENV"
-    # The 6.12 build has everything built in; Debian's kernels need their modules.
-    if [ -f "$VMLINUZ" ] && [ -f "$KCONFIG" ] &&
-       { [ "$SERIES" = 6.12 ] || [ -d "/usr/lib/modules/$KVER/kernel" ]; }; then
+    # Debian's kernels need their modules; the 6.12 build (everything built
+    # in) is checked against its recipe by vm/kernel-6.12.sh below.
+    if [ -f "$VMLINUZ" ] && [ -f "$KCONFIG" ] && [ "$SERIES" != 6.12 ] &&
+       [ -d "/usr/lib/modules/$KVER/kernel" ]; then
         log "kernel $KVER already set up"
         echo "$KENV"
         exit 0
