@@ -289,6 +289,9 @@ fn weight_1_vs_10000(ctx: &Ctx) {
 /// load, then two hogs on CPU 3 in a user scope and a system service of
 /// equal weight: each half, in a new scope and in one that outlived it all.
 fn unit_churn(ctx: &Ctx) {
+    // For churn() and held_exits(); switched while nothing spins: the switch
+    // rewrites the kernel's static calls, which beside busy CPUs is slow.
+    let preemption = Preemption::set("full");
     let top = top();
     let system = top.child("system.slice", 100);
     let user = top.child("user.slice", 100);
@@ -299,7 +302,7 @@ fn unit_churn(ctx: &Ctx) {
     for _ in 0..8 {
         p.spawn(&on(&ctx.all, Class::Nice(0)), Some(&load));
     }
-    let churn = churn(&user0.dir, &ctx.all);
+    let churn = format!("{} (preempt={})", churn(&user0.dir, &ctx.all), preemption.mode());
     let held = held_exits(&user0.dir, NEED_CPUS - 1);
     p.stop();
     drop(load);
@@ -524,13 +527,13 @@ const CHURN_LIMIT: Duration = Duration::from_secs(30);
 /// rmdir the scope at once; the next mkdir takes the slot just freed.
 /// Each churner and its children share one CPU, and a child exits as
 /// SCHED_IDLE: its parent's wakeup in exit_notify() then preempts it after
-/// cgroup_exit() (where tasklist_lock is dropped, in a preemptible kernel:
-/// the churn runs with preempt=full), and it is still runnable in its
+/// cgroup_exit() (where tasklist_lock is dropped, in a preemptible kernel),
+/// and it is still runnable in its
 /// scope's group as the parent removes the scope, for a few ms (the group's
 /// slot must not be reused then; held_exits() makes that wait certain).
+/// Run with preempt=full (unit_churn()).
 /// Returns what happened, for the detail.
 fn churn(parent: &Path, all: &[usize]) -> String {
-    let preemption = Preemption::set("full");
     let next = AtomicUsize::new(1);
     let [done, retries, stuck, strays] = [(); 4].map(|_| AtomicU64::new(0));
     let t0 = Instant::now();
@@ -581,11 +584,10 @@ fn churn(parent: &Path, all: &[usize]) -> String {
     });
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     format!(
-        "churn: {} of {} scopes in {:.1}s beside 8 hogs (preempt={}), {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
+        "churn: {} of {} scopes in {:.1}s beside 8 hogs, {} EBUSY retries, {} not removable within 1 s, {} children not in their scope",
         n(&done),
         CHURNERS * CHURN_ITERS,
         t0.elapsed().as_secs_f64(),
-        preemption.mode(),
         n(&retries),
         n(&stuck),
         n(&strays)
@@ -624,9 +626,9 @@ fn status_field(pid: i32, name: &str) -> u64 {
 /// must end in a group_late_free and no group_underflow (tests/vm/hostile.sh).
 fn held_exits(parent: &Path, cpu: usize) -> String {
     // The parent spins longer than RT throttling's 950 ms would allow, and
-    // preempts the child where exit_notify() drops tasklist_lock (churn()).
+    // preempts the child where exit_notify() drops tasklist_lock, which
+    // needs preempt=full (set by unit_churn()).
     let _rt = Setting::set("/proc/sys/kernel/sched_rt_runtime_us", "-1");
-    let _preemption = Preemption::set("full");
     let [held, busy, unheld] = [(); 3].map(|_| AtomicU64::new(0));
     for k in 0..HELD_ROUNDS {
         let dir = parent.join(format!("held-{k}.scope"));
