@@ -629,7 +629,7 @@ fn held_exits(parent: &Path, cpu: usize) -> String {
     // preempts the child where exit_notify() drops tasklist_lock, which
     // needs preempt=full (set by unit_churn()).
     let _rt = Setting::set("/proc/sys/kernel/sched_rt_runtime_us", "-1");
-    let [held, busy, unheld] = [(); 3].map(|_| AtomicU64::new(0));
+    let (mut held, mut busy, mut unheld) = (0, 0, 0);
     for k in 0..HELD_ROUNDS {
         let dir = parent.join(format!("held-{k}.scope"));
         fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
@@ -679,12 +679,13 @@ fn held_exits(parent: &Path, cpu: usize) -> String {
                     for j in 0..TAKERS {
                         let _ = fs::create_dir(parent.join(format!("held-{k}-{j}.scope")));
                     }
-                    let c = if pid > 0 && status_field(pid, "voluntary_ctxt_switches") == switches { &held } else { &unheld };
-                    c.fetch_add(1, Ordering::Relaxed);
+                    if pid > 0 && status_field(pid, "voluntary_ctxt_switches") == switches {
+                        held += 1;
+                    } else {
+                        unheld += 1;
+                    }
                 }
-                Err(_) => {
-                    busy.fetch_add(1, Ordering::Relaxed);
-                }
+                Err(_) => busy += 1,
             }
             release.store(1, Ordering::SeqCst);
         });
@@ -693,13 +694,7 @@ fn held_exits(parent: &Path, cpu: usize) -> String {
             let _ = rmdir(&parent.join(format!("held-{k}-{j}.scope")));
         }
     }
-    let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    format!(
-        "held exits: {} of {HELD_ROUNDS} exits held past their scope's removal, {} refused (EBUSY), {} not held",
-        n(&held),
-        n(&busy),
-        n(&unheld)
-    )
+    format!("held exits: {held} of {HELD_ROUNDS} exits held past their scope's removal, {busy} refused (EBUSY), {unheld} not held")
 }
 
 // ---------------------------------------------------------------------------

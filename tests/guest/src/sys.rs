@@ -252,12 +252,41 @@ pub fn remove_tree(dir: &Path) -> io::Result<u32> {
     rmdir(dir)
 }
 
+/// A kernel setting (a /proc/sys or /sys file) written for as long as this
+/// lives, then put back.
+pub struct Setting {
+    path: &'static str,
+    was: Option<String>,
+}
+
+impl Setting {
+    pub fn set(path: &'static str, value: &str) -> Self {
+        Self::set_from(path, value, fs::read_to_string(path).ok())
+    }
+
+    /// The same, `was` being what to put back (None: the file is absent).
+    fn set_from(path: &'static str, value: &str, was: Option<String>) -> Self {
+        if was.is_some() {
+            let _ = fs::write(path, value);
+        }
+        Self { path, was }
+    }
+}
+
+impl Drop for Setting {
+    fn drop(&mut self) {
+        if let Some(was) = &self.was {
+            let _ = fs::write(self.path, was.trim());
+        }
+    }
+}
+
 /// The kernel's preemption mode (PREEMPT_DYNAMIC; debugfs `sched/preempt`,
 /// which shows the modes with the current one in parentheses), switched for
 /// as long as this lives and put back after. `mode()` is what is in force:
 /// the one asked for, or the kernel's own when it cannot be switched.
 pub struct Preemption {
-    was: Option<String>,
+    _setting: Setting,
     now: String,
 }
 
@@ -272,48 +301,12 @@ fn preempt_mode() -> Option<String> {
 
 impl Preemption {
     pub fn set(mode: &str) -> Self {
-        let was = preempt_mode();
-        if was.is_some() {
-            let _ = fs::write(PREEMPT_FILE, mode);
-        }
+        let setting = Setting::set_from(PREEMPT_FILE, mode, preempt_mode());
         let now = preempt_mode().unwrap_or_else(|| "unknown (no sched/preempt)".into());
-        Self { was, now }
+        Self { _setting: setting, now }
     }
 
     pub fn mode(&self) -> &str {
         &self.now
-    }
-}
-
-impl Drop for Preemption {
-    fn drop(&mut self) {
-        if let Some(was) = &self.was {
-            let _ = fs::write(PREEMPT_FILE, was);
-        }
-    }
-}
-
-/// A kernel setting (a /proc/sys or /sys file) written for as long as this
-/// lives, then put back.
-pub struct Setting {
-    path: &'static str,
-    was: Option<String>,
-}
-
-impl Setting {
-    pub fn set(path: &'static str, value: &str) -> Self {
-        let was = fs::read_to_string(path).ok();
-        if was.is_some() {
-            let _ = fs::write(path, value);
-        }
-        Self { path, was }
-    }
-}
-
-impl Drop for Setting {
-    fn drop(&mut self) {
-        if let Some(was) = &self.was {
-            let _ = fs::write(self.path, was.trim());
-        }
     }
 }
