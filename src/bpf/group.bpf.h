@@ -41,8 +41,8 @@
  * they were enqueued with until they run.
  *
  * Groups live in slots of the .bss array `groups` (the daemon reads them for
- * the per-group shares in its stats); a cgroup finds its slot in cgroup
- * storage, a task keeps its group's slot in its context (ops.init_task,
+ * the per-group shares in its stats); a cgroup finds its slot by its id
+ * (cgroup_slots), a task keeps its group's slot in its context (ops.init_task,
  * ops.cgroup_move). A cgroup nested deeper than FAIRRS_MAX_GROUP_DEPTH, or
  * created when every slot is taken, counts as its nearest tracked ancestor.
  * --no-cgroup (groups_enabled false) leaves every task at its own weight.
@@ -76,17 +76,19 @@ s32 group_root_slot = -1;
 /* Every tracked cgroup, read by the daemon (stats). */
 struct fairrs_group groups[FAIRRS_MAX_GROUPS];
 
-/* Where a cgroup's group lives in `groups`. */
-struct group_slot {
-	s32	slot;
-};
-
+/*
+ * Cgroup id -> the slot its tasks count in, for tracked cgroups only (an
+ * untracked one finds its nearest tracked ancestor: group_slot_of()). Not
+ * cgroup storage: on 6.12-6.18 that is not created (so ops.cgroup_init, and
+ * the mkdir, fail with ENOMEM) while a task preempted in any cgroup-storage
+ * access holds its CPU's busy count.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct group_slot);
-} group_slots SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FAIRRS_MAX_GROUPS);
+	__type(key, u64);
+	__type(value, s32);
+} cgroup_slots SEC(".maps");
 
 /* A session idle this long gives its slot back. */
 #define GROUP_AUTOGROUP_IDLE_NS	(10ULL * 1000 * 1000 * 1000)
@@ -142,15 +144,51 @@ static __always_inline bool group_in_root(const struct fairrs_group *g)
 	return !g || g->parent < 0;
 }
 
-/* The slot @cgrp's tasks count in, or -1 (not tracked, or groups disabled). */
-static __always_inline s32 group_slot_of(struct cgroup *cgrp)
+/* Id of @cgrp's ancestor at @level: read, not acquired (ops.init_task's @cgrp is untrusted). */
+static __always_inline u64 group_ancestor_id(struct cgroup *cgrp, int level)
 {
-	struct group_slot *gs;
+	struct cgroup *anc = NULL;
+
+	bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[level]);
+	return anc ? BPF_CORE_READ(anc, kn, id) : 0;
+}
+
+/*
+ * The slot @cgrp's tasks count in: its own, or that of its nearest tracked
+ * ancestor below @below_level (not itself, not deeper); -1 when none is
+ * (groups disabled, or the root not seen yet).
+ */
+static __always_inline s32 group_slot_below(struct cgroup *cgrp, int below_level)
+{
+	int level = below_level - 1;
+	s32 *found;
+	u64 id;
 
 	if (!groups_enabled || !cgrp)
 		return -1;
-	gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
-	return gs ? gs->slot : -1;
+	/* Untracked: none deeper than FAIRRS_MAX_GROUP_DEPTH - 1 has a slot. */
+	if (level > FAIRRS_MAX_GROUP_DEPTH - 1)
+		level = FAIRRS_MAX_GROUP_DEPTH - 1;
+	for (; level >= 0; level--) {
+		id = group_ancestor_id(cgrp, level);
+		found = id ? bpf_map_lookup_elem(&cgroup_slots, &id) : NULL;
+		if (found)
+			return *found;
+	}
+	return -1;
+}
+
+/* The slot @cgrp's tasks count in (group_slot_below()). */
+static __always_inline s32 group_slot_of(struct cgroup *cgrp)
+{
+	s32 *found;
+	u64 id;
+
+	if (!groups_enabled || !cgrp)
+		return -1;
+	id = cgrp->kn->id;
+	found = bpf_map_lookup_elem(&cgroup_slots, &id);
+	return found ? *found : group_slot_below(cgrp, cgrp->level);
 }
 
 /* What @g should add to its parent's child_shares as it stands. */
@@ -376,35 +414,27 @@ static __always_inline s32 group_alloc(u64 cgid)
  */
 static __always_inline s32 group_init(struct cgroup *cgrp, u32 cpu_weight)
 {
-	struct group_slot *gs;
+	s32 parent_slot = group_slot_below(cgrp, cgrp->level), slot = -1;
 	struct fairrs_group *g;
-	struct cgroup *parent;
-	s32 parent_slot = -1, slot = -1;
 	u32 level = cgrp->level;
+	u64 id = cgrp->kn->id;
 
-	gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!gs)
-		return -ENOMEM;
-	if (level > 0) {
-		parent = bpf_cgroup_ancestor(cgrp, level - 1);
-		if (!parent)
-			return -ENOENT;
-		parent_slot = group_slot_of(parent);
-		bpf_cgroup_release(parent);
-	}
 	if (level < FAIRRS_MAX_GROUP_DEPTH)
-		slot = group_alloc(cgrp->kn->id);
+		slot = group_alloc(id);
 	g = group_of(slot);
-	if (!g) {
-		if (level > 0)
-			stat_inc(FAIRRS_STAT_GROUP_UNTRACKED);
-		gs->slot = parent_slot;
-		return 0;
+	if (g) {
+		group_reset(g, parent_slot, level, share_of_cpu_weight(cpu_weight), cpu_weight);
+		/* Cannot be full: an entry per taken slot. */
+		if (!bpf_map_update_elem(&cgroup_slots, &id, &slot, BPF_ANY)) {
+			if (level == 0)
+				group_root_slot = slot;
+			return 0;
+		}
+		WRITE_ONCE(g->cgid, 0);
 	}
-	group_reset(g, parent_slot, level, share_of_cpu_weight(cpu_weight), cpu_weight);
-	gs->slot = slot;
-	if (level == 0)
-		group_root_slot = slot;
+	if (level > 0)
+		stat_inc(FAIRRS_STAT_GROUP_UNTRACKED);
+	/* Never fails the mkdir: an untracked cgroup counts as its parent. */
 	return 0;
 }
 
@@ -416,15 +446,18 @@ static __always_inline s32 group_init(struct cgroup *cgrp, u32 cpu_weight)
  */
 static __always_inline void group_exit(struct cgroup *cgrp)
 {
-	struct group_slot *gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
+	u64 id = cgrp->kn->id;
 	struct fairrs_group *g;
-	s32 slot;
-
+	s32 *found, slot;
 	u32 gen;
 
-	if (!gs || !(g = group_of(slot = gs->slot)) || g->cgid != cgrp->kn->id)
+	found = bpf_map_lookup_elem(&cgroup_slots, &id);
+	if (!found)
 		return;
-	gs->slot = -1;
+	slot = *found;
+	bpf_map_delete_elem(&cgroup_slots, &id);
+	if (!(g = group_of(slot)) || READ_ONCE(g->cgid) != id)
+		return;
 	gen = READ_ONCE(g->gen);
 	/* Ordered before the claim: the last task out sees one or the other. */
 	__sync_lock_test_and_set(&g->dead, 1);
@@ -435,11 +468,12 @@ static __always_inline void group_exit(struct cgroup *cgrp)
 /* cpu.weight of the cgroup changed: so do its shares, and its parent's load. */
 static __always_inline void group_set_weight(struct cgroup *cgrp, u32 cpu_weight)
 {
-	struct group_slot *gs = bpf_cgrp_storage_get(&group_slots, cgrp, 0, 0);
+	u64 id = cgrp->kn->id;
 	struct fairrs_group *g;
-	s32 slot;
+	s32 *found, slot;
 
-	if (!gs || !(g = group_of(slot = gs->slot)) || g->cgid != cgrp->kn->id)
+	found = bpf_map_lookup_elem(&cgroup_slots, &id);
+	if (!found || !(g = group_of(slot = *found)) || READ_ONCE(g->cgid) != id)
 		return;
 	WRITE_ONCE(g->cpu_weight, cpu_weight);
 	WRITE_ONCE(g->shares, share_of_cpu_weight(cpu_weight));

@@ -3,7 +3,8 @@
 # Guest side of the groups suite: cgroup cpu.weight shares (group.bpf.h),
 # measured under the kernel's own scheduler and under scx_fairrs in one boot
 # (fairrs-guest groups, tests/guest/src/groups.rs): one CPU with 1 hog
-# against 4 in a heavier group, nested groups, two groups across every CPU
+# against 4 in a heavier group, nested groups, a hog 17 levels deep (past
+# the 16 tracked), two groups across every CPU
 # with unequal task counts, a live cpu.weight change, and tasks moved between
 # groups under load, and two sessions of the root cgroup as autogroups (1 hog
 # against 8). Every figure follows CFS's classic group scheduling, and the

@@ -24,6 +24,7 @@ use crate::sys::{self, nr_cpus, pin_self, Cgroup, CGROOT};
 const CASES: &[Case<Groups>] = &[
     case("one_cpu", &["group_one_cpu", "group_one_cpu_even"], one_cpu),
     case("nested", &["group_nested_a1", "group_nested_a2", "group_nested_b"], nested),
+    case("deep", &["group_deep"], deep),
     case("machine", &["group_machine"], machine),
     case("live", &["group_live_weight"], live_weight),
     case("move", &["group_move"], moves),
@@ -112,6 +113,27 @@ fn nested(r: &Run) {
     for (i, ideal) in [0.125, 0.375, 0.5].into_iter().enumerate() {
         r.emit(i, t[i] as f64 / total, ideal - 0.01, ideal + 0.01, &format!("share (ideal {ideal:.4}); {detail}"));
     }
+}
+
+/// One CPU: A (300) holding a chain of cgroups down to level 17, one hog in
+/// the deepest, beside B (100) with one hog. A gets 3/4 of the CPU. The
+/// scheduler tracks cgroups to level 15 (FAIRRS_MAX_GROUP_DEPTH): the deep
+/// hog must count in its level-15 ancestor, not in the root (1/2).
+fn deep(r: &Run) {
+    let a = r.top.child("A", 300);
+    let mut chain = vec![a.child("d3", 100)];
+    for level in 4..=17 {
+        let next = chain.last().unwrap().child(&format!("d{level}"), 100);
+        chain.push(next);
+    }
+    let b = r.top.child("B", 100);
+    let cpu = case_cpu(r);
+    let mut p = Procs::default();
+    let pids = [hog(&mut p, &cpu, chain.last().unwrap()), hog(&mut p, &cpu, &b)];
+    thread::sleep(Duration::from_secs(2));
+    let t = measure(&pids, r.secs);
+    let share = t[0] as f64 / sum(&t).max(1) as f64;
+    r.emit(0, share, 0.74, 0.76, &format!("A's share, its hog at level 17 (ideal 0.75; 0.5 if counted in the root); cpu ms {:?}", ms(&t)));
 }
 
 /// Every CPU: A (100) with 2 hogs per CPU, B (100) with one hog per two
