@@ -94,7 +94,9 @@ check_kernel_log() {
     trouble=$(kernel_trouble | { if [ -n "${2:-}" ]; then grep -v -- "$2"; else cat; fi; } || true)
     # The whole log, for the report the first lines only begin (an RCU stall's blocked tasks).
     [ -z "$trouble" ] || dmesg > "$OUT/$1-dmesg.log" 2>&1 || true
-    check "$1" "${trouble:-clean}" [ -z "$trouble" ]
+    local stale=$(stale_ddsp_warnings)
+    [ "$stale" = 0 ] || stale=" ($stale warnings of the kernel's stale direct-dispatch bug, exempt on $(uname -r))"
+    check "$1" "${trouble:-clean}${stale#0}" [ -z "$trouble" ]
 }
 
 # suspend_cycle STATE: one suspend and resume cycle (freeze or mem) stopped at
@@ -270,7 +272,24 @@ attached_since() { [ "$(sx_state)" = enabled ] && [ "$(sx_enable_seq)" = "$1" ] 
 # the sched_ext watchdog says "runnable task stall", RCU "self-detected stall".
 kernel_trouble() {
     dmesg | grep -E 'BUG:|WARNING:|[^a-zA-Z]stall|hung_task|soft lockup|hard LOCKUP|runtime error|sched_ext: .*disabled \(' \
-          | grep -v 'unregistered from user space' || true
+          | grep -v 'unregistered from user space' \
+          | { if [ -n "$STALE_DDSP_WARNING" ]; then grep -vE "$STALE_DDSP_WARNING"; else cat; fi; } || true
+}
+
+# A kernel bug, not the scheduler's: sched_ext leaves a task's direct-dispatch
+# verdict set on paths that cancel it (a dequeue, a class switch of a queued
+# wakeup), and the task's next direct insert (ours: from ops.select_cpu())
+# warns in mark_direct_dispatch(). Fixed by 7e0ffb72de8a (7.0-rc7; 6.18.22), which
+# Debian's 6.18.15, 6.16 and our 6.12 lack. That warning site is exempt there.
+STALE_DDSP_WARNING=
+case "$(uname -r)" in
+    6.12.*|6.16.*|6.18.[0-9]|6.18.[0-9][^0-9]*|6.18.1[0-9]*|6.18.2[01]*)
+        STALE_DDSP_WARNING='WARNING: .* (scx_dsq_insert_commit|scx_dispatch_commit|mark_direct_dispatch)\+' ;;
+esac
+
+# How often the exempt warning above appeared (for a check's detail).
+stale_ddsp_warnings() {
+    if [ -n "$STALE_DDSP_WARNING" ]; then dmesg | grep -cE "$STALE_DDSP_WARNING" || true; else echo 0; fi
 }
 
 # side_by_side NAME EXPECTED COMMAND [ARG...]: run COMMAND (a measurement that
