@@ -224,6 +224,7 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 	if (!tctx->queued_ns)
 		tctx->queued_ns = scx_bpf_now();
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice, tctx->vruntime, enq_flags);
+	pull_mark(cpu);
 	balance_kick_for(p, cpu);
 }
 
@@ -257,6 +258,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 	}
 
 	head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+	if (!head)
+		pull_unmark(cpu);
 	if (head) {
 		/* Read before the move: the head is not ours to read after it. */
 		u64 head_vtime = head->scx.dsq_vtime;

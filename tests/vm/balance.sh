@@ -24,10 +24,20 @@ read_plan balance plan_cases
 topology=""
 ! has " $CASES " " numa " || topology=' 2 LLCs, 2 NUMA nodes)'
 ! has " $CASES " " smt_" || topology='(4 cores with SMT, 2 LLCs, 2 NUMA nodes)'
-expect_checks $((EXPECTED + CALIBRATED + 4 ${topology:++ 1}))
+# With spread (the default cases), that idle CPUs pulled waiting tasks (the
+# daemon's totals): without the idle pull they would wait for the periodic
+# balancer, which no share figure here tells apart.
+pulls=""
+! has " $CASES " " spread " || pulls=yes
+expect_checks $((EXPECTED + CALIBRATED + 4 ${topology:++ 1} ${pulls:++ 1}))
 side_by_side balance "$EXPECTED" cases
 if [ -n "$topology" ]; then
     check topology_seen "daemon: $(grep -o 'attached on .*NUMA nodes)' "$OUT/balance-daemon.log")" \
         grep -qF "$topology" "$OUT/balance-daemon.log"
+fi
+if [ -n "$pulls" ]; then
+    idle=$(daemon_total mig_idle "$OUT/balance-daemon.log")
+    check balance_idle_pulled "idle CPUs took ${idle:-?} waiting tasks, reading $(daemon_total pull_reads "$OUT/balance-daemon.log") marked queues" \
+        [ "${idle:-0}" -gt 0 ]
 fi
 check_kernel_log balance_kernel_log_clean
