@@ -511,8 +511,8 @@ impl<'a> Scheduler<'a> {
 const WARN_COUNTERS: [(&str, &str); 3] = [
     (
         "group_untracked",
-        "cgroups nested deeper than 16 levels, or beyond the 4096 group slots, count as their parent; \
-         their cpu.weight is not applied on its own",
+        "cgroups nested deeper than 16 levels, or beyond the 4096 group slots (autogroup sessions too), \
+         count as their parent; their cpu.weight is not applied on its own",
     ),
     ("group_underflow", "a task left a group slot it was not counted in (a bug: please report it)"),
     ("group_phantom", "an idle group was still adding to its parent's shares, healed (a bug: please report it)"),

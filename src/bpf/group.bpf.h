@@ -73,6 +73,9 @@ const volatile bool autogroup_enabled;
 /* Slot of the root cgroup's group (-1 until ops.cgroup_init saw it). */
 s32 group_root_slot = -1;
 
+/* When an autogroup's slot search last found every slot taken (0: never). */
+u64 group_full_ns;
+
 /* Every tracked cgroup, read by the daemon (stats). */
 struct fairrs_group groups[FAIRRS_MAX_GROUPS];
 
@@ -100,6 +103,12 @@ struct {
  * not on the next cgroup's.
  */
 #define GROUP_QUARANTINE_NS	(1000ULL * 1000 * 1000)
+/*
+ * After a slot search found none free, an autogroup's does not search again
+ * for this long (it runs in ops.runnable): a session without a slot counts in
+ * the root meanwhile.
+ */
+#define GROUP_FULL_RETRY_NS	(100ULL * 1000 * 1000)
 /* A group with nothing runnable for this long must add nothing to its parent. */
 #define GROUP_PHANTOM_IDLE_NS	(100ULL * 1000 * 1000)
 
@@ -490,7 +499,7 @@ static __always_inline s32 group_autogroup_slot(struct task_struct *p)
 	struct signal_struct___fairrs *sig;
 	struct autogroup___fairrs *ag;
 	struct fairrs_group *g;
-	u64 id, key;
+	u64 id, key, now, full;
 	s32 *found, slot;
 	int nice;
 
@@ -515,10 +524,18 @@ static __always_inline s32 group_autogroup_slot(struct task_struct *p)
 		}
 		return *found;
 	}
+	/* Every slot taken: search again only now and then, not at each wakeup. */
+	now = bpf_ktime_get_ns();
+	full = READ_ONCE(group_full_ns);
+	if (full && now - full < GROUP_FULL_RETRY_NS)
+		return -1;
 	slot = group_alloc(key);
 	g = group_of(slot);
-	if (!g)
+	if (!g) {
+		WRITE_ONCE(group_full_ns, now);
+		stat_inc(FAIRRS_STAT_GROUP_UNTRACKED);
 		return -1;
+	}
 	group_reset(g, group_root_slot, 1, cfs_weight(nice, 0), share_cpu_weight(cfs_weight(nice, 0)));
 	if (bpf_map_update_elem(&autogroup_slots, &id, &slot, BPF_NOEXIST)) {
 		/* Another CPU took one for this session first: use that. */

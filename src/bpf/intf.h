@@ -91,7 +91,7 @@ struct fairrs_tunables {
 	X(PREEMPT_DEFERRED,	"preempt_deferred", "wakeup preemption left to the tick: the running task was protected") \
 	X(BALANCE_SWAP,		"balance_swap",	"periodic balancer moving a heavy task to start a swap of two (balance_swap_min_load())") \
 	X(BALANCE_ACTIVE,	"balance_active", "running task pushed off a busy SMT core to a wholly idle one (balance_push_prev())") \
-	X(GROUP_UNTRACKED,	"group_untracked", "cgroups counted as their parent: nested too deep or no free slot (group.bpf.h)") \
+	X(GROUP_UNTRACKED,	"group_untracked", "cgroups (or autogroup sessions) counted as their parent: nested too deep or no free slot (group.bpf.h)") \
 	X(GROUP_LATE_FREE,	"group_late_free", "cgroups removed while a task was still counted in them: freed as it left (group_exit())") \
 	X(GROUP_UNDERFLOW,	"group_underflow", "a task left a group it was not counted in, undone (a slot reused too early: must stay 0)") \
 	X(GROUP_PHANTOM,	"group_phantom", "groups idle for 100 ms still adding to their parent's shares, healed by the timer (a lost group_sync_contrib() race: must stay 0)") \
