@@ -255,7 +255,7 @@ struct fairrs_group {
 	u64	last_runnable_ns;
 	/* When the slot was last freed: not taken again for a while (group_alloc()). */
 	u64	freed_ns;
-};
+} __attribute__((aligned(64)));	/* each slot on lines of its own: no false sharing between groups */
 
 /*
  * One task as the dump_tasks iterator reports it to the daemon (for --top and
