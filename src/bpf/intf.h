@@ -97,6 +97,7 @@ struct fairrs_tunables {
 	X(GROUP_PHANTOM,	"group_phantom", "groups idle for 100 ms still adding to their parent's shares, healed by the timer (a lost group_sync_contrib() race: must stay 0)") \
 	X(STARVE_RUN,		"starve_run",	"a task that waited in its queue past the starvation guard run first (vtime_serve_starving())") \
 	X(WAKE_SCHED_IDLE,	"wake_sched_idle", "wakeup sent from its busy CPU to one of its LLC running only SCHED_IDLE work (sched_idle_cpu())") \
+	X(PULL_TRIES,		"pull_tries",	"idle pulls tried: a CPU found its queue empty (pull.bpf.h)") \
 	X(PULL_READS,		"pull_reads",	"queues an idle CPU read for a task to pull: only those marked as holding one (pull.bpf.h)") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")

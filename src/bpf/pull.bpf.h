@@ -120,6 +120,7 @@ static __always_inline bool balance_idle_pull(s32 cpu)
 	if (cctx && scx_bpf_now() - READ_ONCE(cctx->taken_ns) < 2 * READ_ONCE(tun.sched_latency_ns))
 		return false;
 
+	stat_inc(FAIRRS_STAT_PULL_TRIES);
 	bpf_for(word, 0, (nr_cpu_ids + 63) / 64) {
 		u64 bits = READ_ONCE(pull_mask[word & (FAIRRS_MAX_CPUS / 64 - 1)].bits);
 
