@@ -38,7 +38,7 @@ SUDO=""
 # fonts-dejavu-core: the benchmark chart's font.
 HOST_PKGS=(clang-19 llvm-19 libclang-19-dev libelf-dev zlib1g-dev pkg-config
            qemu-system-x86 busybox-static kmod udev stress-ng
-           zstd ca-certificates systemd linux-perf fonts-dejavu-core)
+           zstd ca-certificates systemd linux-perf fonts-dejavu-core python3 python3-pip)
 BACKPORTS=/etc/apt/sources.list.d/bookworm-backports.list
 
 missing_pkgs() {
