@@ -364,20 +364,6 @@ static __always_inline void group_refresh_weight(struct task_ctx *tctx)
 		vtime_reweight(tctx, w);
 }
 
-/* @delta ns that @tctx just ran count for each group of its subtree path. */
-static __always_inline void group_charge(struct task_ctx *tctx, u64 delta)
-{
-	struct fairrs_group *g = group_of(tctx->group);
-	u32 depth;
-
-	if (!delta)
-		return;
-	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && !group_in_root(g); depth++) {
-		__sync_fetch_and_add(&g->runtime_ns, delta);
-		g = group_of(g->parent);
-	}
-}
-
 /* A freshly taken slot: a group with no tasks yet, under @parent. */
 static __always_inline void group_reset(struct fairrs_group *g, s32 parent, u32 level,
 					u32 shares, u32 cpu_weight)
@@ -393,6 +379,16 @@ static __always_inline void group_reset(struct fairrs_group *g, s32 parent, u32 
 	g->contrib = 0;
 	g->runtime_ns = 0;
 	g->last_runnable_ns = bpf_ktime_get_ns();
+	/* No cpu.max yet (bandwidth.bpf.h); a freed slot's limit was lifted at its exit. */
+	g->bw_quota_ns = 0;
+	g->bw_period_ns = 0;
+	g->bw_burst_ns = 0;
+	g->bw_runtime_ns = 0;
+	g->bw_throttled_at = 0;
+	g->bw_nr_periods = 0;
+	g->bw_nr_throttled = 0;
+	g->bw_throttled_ns = 0;
+	g->bw_next_ns = 0;
 }
 
 /* Take a free slot for cgroup @cgid, or -1 when all are taken. */

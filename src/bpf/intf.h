@@ -99,6 +99,11 @@ struct fairrs_tunables {
 	X(WAKE_SCHED_IDLE,	"wake_sched_idle", "wakeup sent from its busy CPU to one of its LLC running only SCHED_IDLE work (sched_idle_cpu())") \
 	X(PULL_TRIES,		"pull_tries",	"idle pulls tried: a CPU found its queue empty (pull.bpf.h)") \
 	X(PULL_READS,		"pull_reads",	"queues an idle CPU read for a task to pull: only those marked as holding one (pull.bpf.h)") \
+	X(BW_THROTTLE,		"bw_throttle",	"cgroups that used up their cpu.max quota for a period: their tasks held (bandwidth.bpf.h)") \
+	X(BW_HOLD,		"bw_hold",	"tasks of a throttled cgroup held out of the queues") \
+	X(BW_RELEASE,		"bw_release",	"held tasks queued again as their cgroup's quota was refilled (or its limit lifted)") \
+	X(BW_LATE,		"bw_late",	"tasks of a throttled cgroup that started running (queued before the throttle): stopped at the next tick") \
+	X(BW_GUARD,		"bw_guard",	"tasks of a throttled cgroup run anyway: waiting longer would pass the starvation guard") \
 	X(SLICES,		"slices",	"slices granted")					\
 	X(SLICE_NS,		"slice_ns",	"their total length, ns (average = this / slices)")
 
@@ -256,6 +261,22 @@ struct fairrs_group {
 	u64	last_runnable_ns;
 	/* When the slot was last freed: not taken again for a while (group_alloc()). */
 	u64	freed_ns;
+	/*
+	 * cpu.max and cpu.max.burst (bandwidth.bpf.h), ns; quota 0: no limit.
+	 * runtime is what is left of this period's quota (below 0: an overrun,
+	 * repaid from the next); throttled_at is when it ran out, 0 while not.
+	 */
+	u64	bw_quota_ns;
+	u64	bw_period_ns;
+	u64	bw_burst_ns;
+	s64	bw_runtime_ns;
+	u64	bw_throttled_at;
+	/* As cpu.stat: periods with a limit, periods throttled, time throttled. */
+	u64	bw_nr_periods;
+	u64	bw_nr_throttled;
+	u64	bw_throttled_ns;
+	/* When the period timer fires next (absolute, CLOCK_MONOTONIC). */
+	u64	bw_next_ns;
 } __attribute__((aligned(64)));	/* each slot on lines of its own: no false sharing between groups */
 
 /*

@@ -8,7 +8,7 @@
  * from its weight and the queue's load, and is charged vruntime in proportion
  * to its runtime divided by its weight. The arithmetic (slices, keeping the
  * CPU, reweighting) lives in vtime.bpf.h, cgroup weights in group.bpf.h,
- * wakeup placement in placement.bpf.h, preemption and what it knows of the
+ * cpu.max in bandwidth.bpf.h, wakeup placement in placement.bpf.h, preemption and what it knows of the
  * running task in preempt.bpf.h, CPU selection and balancing in wake.bpf.h,
  * pull.bpf.h, periodic.bpf.h, active.bpf.h and balance.bpf.h (the timer),
  * the load signals in load.bpf.h, what each task is owed for the stats'
@@ -44,6 +44,7 @@
 #include "preempt.bpf.h"
 #include "wake.bpf.h"
 #include "pull.bpf.h"
+#include "bandwidth.bpf.h"
 #include "periodic.bpf.h"
 #include "active.bpf.h"
 #include "balance.bpf.h"
@@ -121,6 +122,9 @@ s32 BPF_STRUCT_OPS(fairrs_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 		scx_bpf_error("task_ctx lookup failed (pid %d)", p->pid);
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	/* A task of a throttled cgroup is held by ops.enqueue (bandwidth.bpf.h). */
+	if (is_idle && tctx && bw_hold_slot(tctx) >= 0)
+		is_idle = false;
 	if (is_idle) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tun.sched_latency_ns, 0);
 		stat_inc(FAIRRS_STAT_WAKE_IDLE);
@@ -201,6 +205,9 @@ void BPF_STRUCT_OPS(fairrs_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(FAIRRS_STAT_RCU_READER);
 	else
 		vtime_guard_lag(tctx, cctx);
+	/* Its cgroup used up its cpu.max quota: it waits for the refill. */
+	if (bw_hold(p, tctx, enq_flags))
+		return;
 	slice = vtime_ideal_runtime(tctx->weight, cctx);
 	/* Let go by ops.dispatch: active balancing (SMT machines only). */
 	if (enq_flags & SCX_ENQ_LAST) {
@@ -250,7 +257,8 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 	if (balance_serve_request(cpu, cctx) || vtime_serve_starving(cpu, cctx))
 		return;
 
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+	bw_hold_queued(cpu);
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && bw_may_keep(prev)) {
 		if (balance_push_prev(cpu, cctx, prev))
 			return;
 		if (vtime_keep_prev(prev, cpu, cctx))
@@ -273,9 +281,10 @@ void BPF_STRUCT_OPS(fairrs_dispatch, s32 cpu, struct task_struct *prev)
 
 	/*
 	 * prev is still runnable (the head it gave way to was taken meanwhile):
-	 * it runs on, with a slice of its own, which SCX_OPS_ENQ_LAST needs.
+	 * it runs on, with a slice of its own, which SCX_OPS_ENQ_LAST needs. A
+	 * throttled one does not: ENQ_LAST brings it to ops.enqueue, to be held.
 	 */
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && bw_may_keep(prev)) {
 		struct task_ctx *ptctx = task_ctx(prev);
 
 		if (ptctx)
@@ -315,6 +324,7 @@ void BPF_STRUCT_OPS(fairrs_running, struct task_struct *p)
 	cctx->next_pending = 0;
 	vtime_update_min_curr(cpu, cctx, tctx->vruntime, true);
 	vtime_grant_slice(p, tctx, cctx);
+	bw_stop_throttled(p, tctx, true);
 	curr_start(p, tctx, cctx);
 	balance_active_rearm(cctx);
 	/* A wakee that took this CPU's hint has gone: offer it again. */
@@ -352,6 +362,7 @@ void BPF_STRUCT_OPS(fairrs_tick, struct task_struct *p)
 	curr_update(tctx, cctx);
 	preempt_tick(p, tctx, cpu, cctx);
 	preempt_tick_deferred(p, cpu, cctx);
+	bw_stop_throttled(p, tctx, false);
 	wake_note_sched_idle(cpu);
 }
 
@@ -447,13 +458,17 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_cgroup_init, struct cgroup *cgrp,
 {
 	if (!groups_enabled)
 		return 0;
-	return group_init(cgrp, args->weight);
+	group_init(cgrp, args->weight);
+	bw_group_init(cgrp, args);
+	return 0;
 }
 
 void BPF_STRUCT_OPS(fairrs_cgroup_exit, struct cgroup *cgrp)
 {
-	if (groups_enabled)
-		group_exit(cgrp);
+	if (!groups_enabled)
+		return;
+	bw_group_set(cgrp, 0, 0, 0);
+	group_exit(cgrp);
 }
 
 void BPF_STRUCT_OPS(fairrs_cgroup_move, struct task_struct *p, struct cgroup *from,
@@ -469,6 +484,14 @@ void BPF_STRUCT_OPS(fairrs_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 {
 	if (groups_enabled)
 		group_set_weight(cgrp, weight);
+}
+
+/* cpu.max or cpu.max.burst changed (6.17+; quota RUNTIME_INF: no limit). */
+void BPF_STRUCT_OPS(fairrs_cgroup_set_bandwidth, struct cgroup *cgrp, u64 period_us,
+		    u64 quota_us, u64 burst_us)
+{
+	if (groups_enabled)
+		bw_group_set(cgrp, period_us, quota_us, burst_us);
 }
 
 /*
@@ -562,6 +585,7 @@ SCX_OPS_DEFINE(fairrs_ops,
 	       .cgroup_exit	= (void *)fairrs_cgroup_exit,
 	       .cgroup_move	= (void *)fairrs_cgroup_move,
 	       .cgroup_set_weight = (void *)fairrs_cgroup_set_weight,
+	       .cgroup_set_bandwidth = (void *)fairrs_cgroup_set_bandwidth,
 	       .cpu_online	= (void *)fairrs_cpu_online,
 	       .cpu_offline	= (void *)fairrs_cpu_offline,
 	       .init		= (void *)fairrs_init,
