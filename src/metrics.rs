@@ -72,7 +72,9 @@ pub struct TaskMetrics {
     pub entitled_ms: f64,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+/// A cgroup's figures. The cpu.max ones (from `cpu_max_quota_us` on) are in
+/// its JSON only while it has a limit: absent, they read as 0 (no limit).
+#[derive(Clone, Debug, Default, Deserialize, Stats)]
 #[stat(_om_prefix = "fairrs_group_", _om_label = "cgroup")]
 pub struct GroupMetrics {
     #[stat(desc = "Cgroup path below the cgroup v2 root", _om_label = "cgroup", _om_skip)]
@@ -85,6 +87,59 @@ pub struct GroupMetrics {
     pub share: f64,
     #[stat(desc = "Share its place in the hierarchy gives it by cpu.weight, with the groups runnable at the end of the interval")]
     pub ideal_share: f64,
+    #[stat(desc = "cpu.max: CPU time it may use per period, microseconds (only for a group with a limit)")]
+    #[serde(default)]
+    pub cpu_max_quota_us: u64,
+    #[stat(desc = "cpu.max: its period, microseconds")]
+    #[serde(default)]
+    pub cpu_max_period_us: u64,
+    #[stat(desc = "cpu.max.burst: unused quota it may carry into the next period, microseconds")]
+    #[serde(default)]
+    pub cpu_max_burst_us: u64,
+    #[stat(desc = "As cpu.stat: periods elapsed with its limit set, since scx_fairrs began tracking the group")]
+    #[serde(default)]
+    pub nr_periods: u64,
+    #[stat(desc = "As cpu.stat: times it used up its quota and was throttled (its tasks held until a refill)")]
+    #[serde(default)]
+    pub nr_throttled: u64,
+    #[stat(desc = "As cpu.stat's throttled_usec: time it spent throttled, the current throttle included, microseconds")]
+    #[serde(default)]
+    pub throttled_us: u64,
+    #[stat(desc = "1 while it is throttled, else 0")]
+    #[serde(default)]
+    pub throttled: u64,
+}
+
+/// The derived form but for the cpu.max fields, left out of an unlimited
+/// group's JSON: most groups have no limit, and zeros there would read as one.
+impl Serialize for GroupMetrics {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let bandwidth = [
+            ("cpu_max_quota_us", self.cpu_max_quota_us),
+            ("cpu_max_period_us", self.cpu_max_period_us),
+            ("cpu_max_burst_us", self.cpu_max_burst_us),
+            ("nr_periods", self.nr_periods),
+            ("nr_throttled", self.nr_throttled),
+            ("throttled_us", self.throttled_us),
+            ("throttled", self.throttled),
+        ];
+        let limited = self.cpu_max_quota_us > 0;
+        let mut st = s.serialize_struct("GroupMetrics", 5 + if limited { bandwidth.len() } else { 0 })?;
+        st.serialize_field("path", &self.path)?;
+        st.serialize_field("cpu_weight", &self.cpu_weight)?;
+        st.serialize_field("nr_runnable", &self.nr_runnable)?;
+        st.serialize_field("share", &self.share)?;
+        st.serialize_field("ideal_share", &self.ideal_share)?;
+        for (name, value) in bandwidth {
+            if limited {
+                st.serialize_field(name, &value)?;
+            } else {
+                st.skip_field(name)?;
+            }
+        }
+        st.end()
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
@@ -141,4 +196,6 @@ pub struct Metrics {
     pub bpf_ns_per_switch: f64,
     #[stat(desc = "Each BPF program's calls and cost in the interval (empty when bpf_stats is 0)")]
     pub bpf_callbacks: Vec<CallbackMetrics>,
+    #[stat(desc = "1 when cgroups' cpu.max limits are enforced (the kernel reports them to sched_ext: Linux 6.17+; not with --no-cgroup), else 0")]
+    pub cpu_max_enforced: u64,
 }

@@ -365,6 +365,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn only_a_limited_group_has_cpu_max_series() {
+        let mut m = report();
+        m.cpu_max_enforced = 1;
+        m.groups.push(GroupMetrics {
+            path: "/lim".into(),
+            cpu_max_quota_us: 50_000,
+            cpu_max_period_us: 100_000,
+            nr_periods: 12,
+            throttled: 1,
+            ..Default::default()
+        });
+        let text = render(&metas(), &serde_json::to_value(m).unwrap()).unwrap();
+        let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let v = |name: &str, cgroup: &str| value_of(&samples, name, &[("cgroup", cgroup)]);
+        assert_eq!(value_of(&samples, "fairrs_cpu_max_enforced", &[]), Some(1.0), "{text}");
+        assert_eq!(v("fairrs_group_cpu_max_quota_us", "/lim"), Some(50_000.0), "{text}");
+        assert_eq!(v("fairrs_group_nr_periods", "/lim"), Some(12.0), "{text}");
+        assert_eq!(v("fairrs_group_nr_throttled", "/lim"), Some(0.0), "{text}");
+        assert_eq!(v("fairrs_group_throttled", "/lim"), Some(1.0), "{text}");
+        assert_eq!(v("fairrs_group_share", "/a/b"), Some(0.75), "{text}");
+        for name in ["fairrs_group_cpu_max_quota_us", "fairrs_group_nr_throttled", "fairrs_group_throttled"] {
+            assert_eq!(v(name, "/a/b"), None, "{name} of a group without a limit:\n{text}");
+        }
+    }
+
+    #[test]
     fn the_reader_refuses_what_the_format_forbids() {
         let ok = "# HELP a_b x\n# TYPE a_b gauge\na_b{l=\"v\"} 1\n# EOF\n";
         assert!(parse(ok).is_ok());

@@ -57,6 +57,16 @@ pub fn preflight() -> Result<()> {
     Ok(())
 }
 
+/// The kernel reports cgroups' cpu.idle to sched_ext (6.19+).
+pub fn kernel_has_idle() -> bool {
+    scx_utils::compat::struct_has_field("sched_ext_ops", "cgroup_set_idle").unwrap_or(false)
+}
+
+/// The kernel reports cgroups' cpu.max to sched_ext (6.17+).
+pub fn kernel_has_bandwidth() -> bool {
+    scx_utils::compat::struct_has_field("sched_ext_ops", "cgroup_set_bandwidth").unwrap_or(false)
+}
+
 /// The refusal when another sched_ext scheduler holds the kernel.
 fn another_scheduler() -> String {
     let other = std::fs::read_to_string(format!("{SCHED_EXT_SYSFS}/root/ops"))
@@ -90,6 +100,8 @@ pub struct Scheduler<'a> {
     /// Cgroup paths by cgroup id, for the per-group stats (reread when an
     /// unknown id appears).
     cgroup_paths: std::cell::RefCell<BTreeMap<u64, String>>,
+    /// cpu.max is enforced (for the stats).
+    bandwidth: bool,
 }
 
 impl<'a> Scheduler<'a> {
@@ -158,6 +170,18 @@ impl<'a> Scheduler<'a> {
             skel.struct_ops.fairrs_ops_mut().flags |= *scx_utils::compat::SCX_OPS_ENQ_LAST;
         }
 
+        // cpu.max (bandwidth.bpf.h) holds a throttled group's tasks, the one
+        // running included: without ENQ_LAST the kernel keeps a CPU's last
+        // runnable task running whatever ops.dispatch decides.
+        let bandwidth = !opts.no_cgroup && kernel_has_bandwidth();
+        if bandwidth {
+            skel.struct_ops.fairrs_ops_mut().flags |= *scx_utils::compat::SCX_OPS_ENQ_LAST;
+        } else if !opts.no_cgroup {
+            info!("cpu.max is not enforced on this kernel: it does not report it to sched_ext (ops.cgroup_set_bandwidth, Linux 6.17+)");
+        }
+        if !opts.no_cgroup && !kernel_has_idle() {
+            info!("cpu.idle is not enforced on this kernel: it does not report it to sched_ext (ops.cgroup_set_idle, Linux 6.19+)");
+        }
         let mut skel = scx_ops_load!(skel, fairrs_ops, uei).context("loading the BPF scheduler")?;
         // Two instances started at the same instant both pass preflight();
         // the kernel lets one attach and the other gets EBUSY (or scx_utils'
@@ -176,6 +200,7 @@ impl<'a> Scheduler<'a> {
             nr_cpu_ids,
             topo,
             cgroup_paths: Default::default(),
+            bandwidth,
         })
     }
 
@@ -234,6 +259,7 @@ impl<'a> Scheduler<'a> {
         let tunables = cli::current(&self.opts);
         let tasks = self.dump_tasks();
         let groups = self.groups();
+        let mono_ns = monotonic_ns();
         // This thread was running while it read the groups: its weight is in
         // its group's load, which the stats leave out of the ideal shares.
         // SAFETY: gettid() has no preconditions.
@@ -242,7 +268,20 @@ impl<'a> Scheduler<'a> {
         let bpf_stats = std::fs::read_to_string(BPF_STATS_SYSCTL).is_ok_and(|v| v.trim() == "1");
         let progs = if bpf_stats { self.progs() } else { Vec::new() };
         let ctxt = std::fs::read_to_string("/proc/stat").ok().and_then(|t| stats::proc_stat_ctxt(&t)).unwrap_or(0);
-        Raw { at: Instant::now(), counters, cpus, tasks, groups, reader, tunables, bpf_stats, progs, ctxt }
+        Raw {
+            at: Instant::now(),
+            counters,
+            cpus,
+            tasks,
+            groups,
+            reader,
+            tunables,
+            bpf_stats,
+            progs,
+            ctxt,
+            mono_ns,
+            cpu_max_enforced: self.bandwidth,
+        }
     }
 
     /// Each loaded BPF program's run count and time (bpf_prog_info; counted
@@ -293,6 +332,13 @@ impl<'a> Scheduler<'a> {
                 child_shares: g.child_shares,
                 contrib: g.contrib,
                 runtime_ns: g.runtime_ns,
+                bw_quota_ns: g.bw_quota_ns,
+                bw_period_ns: g.bw_period_ns,
+                bw_burst_ns: g.bw_burst_ns,
+                bw_throttled_at: g.bw_throttled_at,
+                bw_nr_periods: g.bw_nr_periods,
+                bw_nr_throttled: g.bw_nr_throttled,
+                bw_throttled_ns: g.bw_throttled_ns,
             })
             .collect();
         let mut paths = self.cgroup_paths.borrow_mut();
@@ -532,6 +578,15 @@ impl Drop for Scheduler<'_> {
     fn drop(&mut self) {
         self.detach();
     }
+}
+
+/// CLOCK_MONOTONIC now, ns: the clock of bpf_ktime_get_ns(), which stamps
+/// the BPF side's throttles.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid timespec to write; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Text from a NUL-terminated C string of the kernel's: up to the first NUL

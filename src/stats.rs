@@ -36,7 +36,9 @@
 //! it where it sits in the hierarchy: the product, from it up to the root's
 //! children, of what it contributes to its parent over its parent's load
 //! (group.bpf.h), as the groups stood at the end of the interval, the thread
-//! that read them left out.
+//! that read them left out. A group with a cpu.max limit also gets the limit
+//! and cpu.stat's counts (bandwidth.bpf.h), its throttled time including a
+//! current throttle up to the read (CLOCK_MONOTONIC, bpf_ktime_get_ns()'s clock).
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, CStr};
@@ -151,6 +153,17 @@ pub struct GroupRaw {
     pub child_shares: i64,
     pub contrib: i64,
     pub runtime_ns: u64,
+    /// cpu.max and cpu.max.burst, ns (bandwidth.bpf.h); quota 0: no limit.
+    pub bw_quota_ns: u64,
+    pub bw_period_ns: u64,
+    pub bw_burst_ns: u64,
+    /// When it was throttled (CLOCK_MONOTONIC), 0 while it is not.
+    pub bw_throttled_at: u64,
+    /// As cpu.stat: periods with a limit, throttles, and the time of those
+    /// that ended, ns.
+    pub bw_nr_periods: u64,
+    pub bw_nr_throttled: u64,
+    pub bw_throttled_ns: u64,
 }
 
 /// Cumulative counters, queues, tasks and groups at one instant.
@@ -170,6 +183,11 @@ pub struct Raw {
     pub progs: Vec<ProgRaw>,
     /// Context switches since boot, all CPUs (/proc/stat's ctxt).
     pub ctxt: u64,
+    /// CLOCK_MONOTONIC (bpf_ktime_get_ns()'s clock) after the groups were
+    /// read: how long a current throttle has lasted.
+    pub mono_ns: u64,
+    /// cpu.max is enforced: the kernel reports it, and cgroups are on.
+    pub cpu_max_enforced: bool,
 }
 
 /// The ctxt line of /proc/stat: context switches since boot, all CPUs.
@@ -274,8 +292,28 @@ pub fn group_shares(prev: &Raw, cur: &Raw, top_n: usize) -> Vec<GroupMetrics> {
             nr_runnable: g.nr_runnable.max(0) as u64,
             share: r as f64 / total as f64,
             ideal_share: ideal_share(g, &by_slot),
+            ..bandwidth(g, cur.mono_ns)
         })
         .collect()
+}
+
+/// A group's cpu.max and cpu.stat figures as of @now_ns (CLOCK_MONOTONIC);
+/// all 0 without a limit, whatever a lifted one left behind.
+fn bandwidth(g: &GroupRaw, now_ns: u64) -> GroupMetrics {
+    if g.bw_quota_ns == 0 {
+        return GroupMetrics::default();
+    }
+    let current = if g.bw_throttled_at != 0 { now_ns.saturating_sub(g.bw_throttled_at) } else { 0 };
+    GroupMetrics {
+        cpu_max_quota_us: g.bw_quota_ns / 1000,
+        cpu_max_period_us: g.bw_period_ns / 1000,
+        cpu_max_burst_us: g.bw_burst_ns / 1000,
+        nr_periods: g.bw_nr_periods,
+        nr_throttled: g.bw_nr_throttled,
+        throttled_us: (g.bw_throttled_ns + current) / 1000,
+        throttled: u64::from(g.bw_throttled_at != 0),
+        ..Default::default()
+    }
 }
 
 /// Live fairness over one interval (see the module doc).
@@ -457,6 +495,7 @@ impl Report for Metrics {
             bpf_stats: u64::from(prev.bpf_stats && cur.bpf_stats),
             bpf_ns_per_switch,
             bpf_callbacks,
+            cpu_max_enforced: u64::from(cur.cpu_max_enforced),
         }
     }
 
@@ -515,18 +554,71 @@ impl Report for Metrics {
                 );
             }
         }
-        if !self.groups.is_empty() {
-            let _ = writeln!(out, "  groups: weight runnable  share  ideal path");
-            for g in &self.groups {
-                let _ = writeln!(
-                    out,
-                    "  {:>14} {:>8} {:>6.3} {:>6.3} {}",
-                    g.cpu_weight, g.nr_runnable, g.share, g.ideal_share, g.path
-                );
-            }
-        }
+        let _ = writeln!(out, "  {}", cpu_max_line(self.cpu_max_enforced != 0));
+        group_lines(&self.groups, &mut out);
         out.pop();
         out
+    }
+}
+
+/// The text block's line on whether cpu.max limits are enforced.
+fn cpu_max_line(enforced: bool) -> &'static str {
+    if enforced {
+        "cpu.max: enforced"
+    } else {
+        "cpu.max: not enforced (needs Linux 6.17+, and cgroups on: no --no-cgroup)"
+    }
+}
+
+/// A duration of @us as the groups table prints it.
+fn ms_text(us: u64) -> String {
+    format!("{:.1}ms", us as f64 / 1e3)
+}
+
+/// A group's cpu.max as quota/period, or "max" without a limit.
+fn cpu_max_text(g: &GroupMetrics) -> String {
+    if g.cpu_max_quota_us == 0 {
+        return "max".into();
+    }
+    format!("{}/{}", ms_text(g.cpu_max_quota_us), ms_text(g.cpu_max_period_us))
+}
+
+/// The groups table. The cpu.max columns appear only when a listed group has
+/// a limit (the others read "max" there and have nothing to count), the burst
+/// column only when one has a burst; "(throttled now)" follows a throttled
+/// group's path.
+fn group_lines(groups: &[GroupMetrics], out: &mut String) {
+    if groups.is_empty() {
+        return;
+    }
+    let limited = groups.iter().any(|g| g.cpu_max_quota_us > 0);
+    let burst = groups.iter().any(|g| g.cpu_max_quota_us > 0 && g.cpu_max_burst_us > 0);
+    let maxes: Vec<String> = groups.iter().map(cpu_max_text).collect();
+    let w = maxes.iter().map(String::len).chain(["cpu.max".len()]).max().unwrap_or(0);
+    // The cpu.max columns after the ideal share, from their cells.
+    let columns = |max: &str, cells: [&str; 4]| {
+        let burst_col = if burst { format!(" {:>8}", cells[0]) } else { String::new() };
+        format!(" {max:>w$}{burst_col} {:>7} {:>9} {:>12}", cells[1], cells[2], cells[3])
+    };
+    let head = if limited { columns("cpu.max", ["burst", "periods", "throttled", "throttled_ms"]) } else { String::new() };
+    let _ = writeln!(out, "  groups: weight runnable  share  ideal{head} path");
+    for (g, max) in groups.iter().zip(&maxes) {
+        let bw = match (limited, g.cpu_max_quota_us > 0) {
+            (false, _) => String::new(),
+            (true, false) => columns(max, [""; 4]),
+            (true, true) => {
+                let burst_cell = if g.cpu_max_burst_us > 0 { ms_text(g.cpu_max_burst_us) } else { "-".into() };
+                let (periods, throttled) = (g.nr_periods.to_string(), g.nr_throttled.to_string());
+                let time = format!("{:.1}", g.throttled_us as f64 / 1e3);
+                columns(max, [&burst_cell, &periods, &throttled, &time])
+            }
+        };
+        let now = if g.throttled != 0 { " (throttled now)" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {:>14} {:>8} {:>6.3} {:>6.3}{bw} {}{now}",
+            g.cpu_weight, g.nr_runnable, g.share, g.ideal_share, g.path
+        );
     }
 }
 
@@ -678,6 +770,8 @@ pub(crate) mod tests {
             bpf_stats: false,
             progs: Vec::new(),
             ctxt: 0,
+            mono_ns: 0,
+            cpu_max_enforced: false,
         }
     }
 
@@ -731,6 +825,7 @@ pub(crate) mod tests {
             child_shares: loads.1,
             contrib,
             runtime_ns: 0,
+            ..Default::default()
         }
     }
 
@@ -827,6 +922,126 @@ pub(crate) mod tests {
         let g = group_shares(&prev, &cur, 10);
         let b = g.iter().find(|g| g.path == "/top/B").unwrap();
         assert!((b.ideal_share - 1.0).abs() < 1e-9, "{g:?}");
+    }
+
+    /// Two snapshots 1 s apart: /top holds /top/lim (cpu.max 50ms/100ms,
+    /// burst 10ms, throttled 250.3 ms ago after 2 s throttled before) and
+    /// /top/free (no limit: what a lifted one left is not reported).
+    fn bandwidth_pair() -> (Raw, Raw) {
+        let t0 = Instant::now();
+        let mut lim = group(2, 1, "/top/lim", 100, 1024, 1, (1024, 0));
+        lim.bw_quota_ns = 50_000_000;
+        lim.bw_period_ns = 100_000_000;
+        lim.bw_burst_ns = 10_000_000;
+        lim.bw_nr_periods = 123;
+        lim.bw_nr_throttled = 45;
+        lim.bw_throttled_ns = 2_000_000_000;
+        lim.bw_throttled_at = 9_749_700_000;
+        let mut free = group(3, 1, "/top/free", 100, 1024, 1, (1024, 0));
+        free.bw_period_ns = 100_000_000;
+        free.bw_nr_periods = 7;
+        free.bw_nr_throttled = 2;
+        let before = vec![group(0, -1, "/", 100, 0, 0, (0, 0)), group(1, 0, "/top", 100, 1024, 2, (0, 2048)), lim, free];
+        let mut after = before.clone();
+        for (g, ms) in after.iter_mut().zip([0, 1000, 100, 900]) {
+            g.runtime_ns = ms * 1_000_000;
+        }
+        let mut prev = raw(t0, vec![], vec![]);
+        prev.groups = before;
+        let mut cur = raw(t0 + Duration::from_secs(1), vec![], vec![]);
+        cur.groups = after;
+        cur.mono_ns = 10_000_000_000;
+        cur.cpu_max_enforced = true;
+        (prev, cur)
+    }
+
+    #[test]
+    fn a_limited_group_reports_its_cpu_max_and_cpu_stat() {
+        let (prev, cur) = bandwidth_pair();
+        let m = Metrics::between(&prev, &cur, 10);
+        assert_eq!(m.cpu_max_enforced, 1);
+        let lim = m.groups.iter().find(|g| g.path == "/top/lim").unwrap();
+        let got = (lim.cpu_max_quota_us, lim.cpu_max_period_us, lim.cpu_max_burst_us);
+        assert_eq!(got, (50_000, 100_000, 10_000), "{lim:?}");
+        assert_eq!((lim.nr_periods, lim.nr_throttled, lim.throttled), (123, 45, 1), "{lim:?}");
+        // 2 s of ended throttles and the current one's 250.3 ms.
+        assert_eq!(lim.throttled_us, 2_250_300, "{lim:?}");
+        let free = m.groups.iter().find(|g| g.path == "/top/free").unwrap();
+        let got = [free.cpu_max_quota_us, free.cpu_max_period_us, free.nr_periods, free.nr_throttled, free.throttled];
+        assert_eq!(got, [0; 5], "{free:?}");
+        // Not throttled: only the ended throttles count.
+        let mut cur = cur;
+        cur.groups[2].bw_throttled_at = 0;
+        let m = Metrics::between(&prev, &cur, 10);
+        let lim = m.groups.iter().find(|g| g.path == "/top/lim").unwrap();
+        assert_eq!((lim.throttled_us, lim.throttled), (2_000_000, 0), "{lim:?}");
+    }
+
+    #[test]
+    fn the_groups_table_has_cpu_max_columns_when_a_group_is_limited() {
+        let (prev, cur) = bandwidth_pair();
+        let text = Metrics::between(&prev, &cur, 10).format();
+        let lines: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("  cpu.max: ")).collect();
+        assert_eq!(lines[0], "  cpu.max: enforced", "{text}");
+        let head: Vec<&str> = lines[1].split_whitespace().collect();
+        let want = ["groups:", "weight", "runnable", "share", "ideal", "cpu.max", "burst", "periods", "throttled", "throttled_ms", "path"];
+        assert_eq!(head, want, "{text}");
+        let row = |path: &str| lines.iter().find(|l| l.contains(path)).unwrap_or_else(|| panic!("{path}:\n{text}"));
+        let lim: Vec<&str> = row("/top/lim").split_whitespace().skip(4).collect();
+        assert_eq!(lim, ["50.0ms/100.0ms", "10.0ms", "123", "45", "2250.3", "/top/lim", "(throttled", "now)"], "{text}");
+        // No limit: "max", nothing to count.
+        let free: Vec<&str> = row("/top/free").split_whitespace().skip(4).collect();
+        assert_eq!(free, ["max", "/top/free"], "{text}");
+        // Columns line up: each row as long as the header up to its path.
+        let at = |l: &str, p: &str| l.find(p).unwrap();
+        assert_eq!(at(lines[1], " path"), at(row("/top/free"), " /top/free"), "{text}");
+        assert_eq!(at(lines[1], " path"), at(row("/top/lim"), " /top/lim"), "{text}");
+        // No burst anywhere: no burst column; a limited group with none reads "-".
+        let mut plain = cur.clone();
+        plain.groups[2].bw_burst_ns = 0;
+        let text = Metrics::between(&prev, &plain, 10).format();
+        assert!(text.contains(" cpu.max periods throttled throttled_ms path"), "{text}");
+        assert!(!text.contains("burst"), "{text}");
+    }
+
+    #[test]
+    fn without_a_limited_group_the_groups_table_is_as_before() {
+        let (prev, mut cur) = bandwidth_pair();
+        cur.groups[2].bw_quota_ns = 0;
+        cur.cpu_max_enforced = false;
+        let text = Metrics::between(&prev, &cur, 10).format();
+        let lines: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("  cpu.max: ")).collect();
+        assert_eq!(lines[0], "  cpu.max: not enforced (needs Linux 6.17+, and cgroups on: no --no-cgroup)", "{text}");
+        assert_eq!(lines[1], "  groups: weight runnable  share  ideal path", "{text}");
+        assert!(lines[2..].iter().all(|l| l.split_whitespace().count() == 5 && !l.contains("max")), "{text}");
+    }
+
+    #[test]
+    fn cpu_max_fields_are_in_the_json_of_limited_groups_only() {
+        let (prev, cur) = bandwidth_pair();
+        let m = Metrics::between(&prev, &cur, 10);
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["cpu_max_enforced"], 1);
+        let group = |path: &str| json["groups"].as_array().unwrap().iter().find(|g| g["path"] == path).unwrap().clone();
+        let keys = |g: &serde_json::Value| g.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        // A limited group carries every field the metadata describes.
+        let mut every: Vec<String> = GroupMetrics::meta().fields.keys().cloned().collect();
+        let mut lim_keys = keys(&group("/top/lim"));
+        every.sort();
+        lim_keys.sort();
+        assert_eq!(lim_keys, every);
+        let lim = group("/top/lim");
+        let bw = ["cpu_max_quota_us", "cpu_max_period_us", "cpu_max_burst_us", "nr_periods", "nr_throttled", "throttled_us", "throttled"];
+        let got: Vec<u64> = bw.iter().map(|k| lim[k].as_u64().unwrap()).collect();
+        assert_eq!(got, [50_000, 100_000, 10_000, 123, 45, 2_250_300, 1], "{lim}");
+        // An unlimited one: the fields of before.
+        let mut free_keys = keys(&group("/top/free"));
+        free_keys.sort();
+        assert_eq!(free_keys, ["cpu_weight", "ideal_share", "nr_runnable", "path", "share"]);
+        // Read back (--monitor), the absent ones are 0: the same text.
+        let back: Metrics = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.format(), m.format());
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
     }
 
     #[test]

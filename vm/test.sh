@@ -19,8 +19,8 @@ cd "$(dirname "$0")/.."
 # warnings (hotplug) goes last in its boot; every suite clears the kernel log
 # first.
 boots=("$@")
-[ ${#boots[@]} -gt 0 ] || boots=(lifecycle+stats+service+fairness+balance+hotplug groups+hostile+soak+bench cfs@cfs numa smt
-    smoke+groups+hotplug@6.12 smoke+groups+hotplug@6.16 smoke+groups+hostile+hotplug@6.18)
+[ ${#boots[@]} -gt 0 ] || boots=(lifecycle+stats+service+fairness+balance+hotplug groups+hostile+bandwidth+soak+bench cfs@cfs numa smt
+    smoke+groups+bandwidth+hotplug@6.12 smoke+groups+bandwidth+hotplug@6.16 smoke+groups+hostile+bandwidth+hotplug@6.18)
 
 # A suite may ask for a VM shape on a "# vm-args:" line (e.g. NUMA nodes);
 # the suites of one boot must ask for the same. Checked for every boot before

@@ -73,6 +73,9 @@ const volatile bool autogroup_enabled;
 /* Slot of the root cgroup's group (-1 until ops.cgroup_init saw it). */
 s32 group_root_slot = -1;
 
+/* Groups with cpu.idle set: while none is, no task's path is walked for it. */
+u32 group_nr_idle;
+
 /* When an autogroup's slot search last found every slot taken (0: never). */
 u64 group_full_ns;
 
@@ -373,6 +376,7 @@ static __always_inline void group_reset(struct fairrs_group *g, s32 parent, u32 
 	g->cpu_weight = cpu_weight;
 	g->shares = shares;
 	g->dead = 0;
+	g->idle = 0;
 	g->nr_runnable = 0;
 	g->task_load = 0;
 	g->child_shares = 0;
@@ -464,25 +468,81 @@ static __always_inline void group_exit(struct cgroup *cgrp)
 	if (!(g = group_of(slot)) || READ_ONCE(g->cgid) != id)
 		return;
 	gen = READ_ONCE(g->gen);
+	if (__sync_lock_test_and_set(&g->idle, 0))
+		__sync_fetch_and_sub(&group_nr_idle, 1);
 	/* Ordered before the claim: the last task out sees one or the other. */
 	__sync_lock_test_and_set(&g->dead, 1);
 	if (group_claim(g, gen))
 		group_free(slot, g);
 }
 
-/* cpu.weight of the cgroup changed: so do its shares, and its parent's load. */
-static __always_inline void group_set_weight(struct cgroup *cgrp, u32 cpu_weight)
+/* The slot of tracked cgroup @cgrp itself, or -1. */
+static __always_inline s32 group_own_slot(struct cgroup *cgrp)
 {
 	u64 id = cgrp->kn->id;
 	struct fairrs_group *g;
-	s32 *found, slot;
+	s32 *found;
 
 	found = bpf_map_lookup_elem(&cgroup_slots, &id);
-	if (!found || !(g = group_of(slot = *found)) || READ_ONCE(g->cgid) != id)
+	if (!found || !(g = group_of(*found)) || READ_ONCE(g->cgid) != id)
+		return -1;
+	return *found;
+}
+
+/* cpu.weight of the cgroup changed: so do its shares, and its parent's load. */
+static __always_inline void group_set_weight(struct cgroup *cgrp, u32 cpu_weight)
+{
+	s32 slot = group_own_slot(cgrp);
+	struct fairrs_group *g = group_of(slot);
+
+	if (!g)
 		return;
 	WRITE_ONCE(g->cpu_weight, cpu_weight);
-	WRITE_ONCE(g->shares, share_of_cpu_weight(cpu_weight));
+	/* The kernel refuses cpu.weight while cpu.idle is set; kept for when it is not. */
+	if (!READ_ONCE(g->idle))
+		WRITE_ONCE(g->shares, share_of_cpu_weight(cpu_weight));
 	group_sync_contrib(slot);
+}
+
+/*
+ * cpu.idle of group @slot is now @idle: as sched_group_set_idle() (Linux
+ * v6.5 kernel/sched/fair.c) does, an idle group weighs WEIGHT_IDLEPRIO and
+ * one set back weighs NICE_0_LOAD (cpu.weight 100); its tasks count as
+ * SCHED_IDLE ones (se_is_idle()) from their next wakeup.
+ */
+static __always_inline void group_set_idle(s32 slot, bool idle)
+{
+	struct fairrs_group *g = group_of(slot);
+
+	if (!g || READ_ONCE(g->idle) == idle)
+		return;
+	WRITE_ONCE(g->idle, idle);
+	if (idle) {
+		__sync_fetch_and_add(&group_nr_idle, 1);
+		WRITE_ONCE(g->shares, FAIRRS_WEIGHT_IDLEPRIO);
+	} else {
+		__sync_fetch_and_sub(&group_nr_idle, 1);
+		WRITE_ONCE(g->cpu_weight, FAIRRS_CGROUP_WEIGHT_DFL);
+		WRITE_ONCE(g->shares, share_of_cpu_weight(FAIRRS_CGROUP_WEIGHT_DFL));
+	}
+	group_sync_contrib(slot);
+}
+
+/* Is any group on @slot's path to the root idle (cpu.idle)? */
+static __always_inline bool group_path_idle(s32 slot)
+{
+	struct fairrs_group *g;
+	u32 depth;
+
+	if (!READ_ONCE(group_nr_idle))
+		return false;
+	g = group_of(slot);
+	for (depth = 0; depth < FAIRRS_MAX_GROUP_DEPTH && !group_in_root(g); depth++) {
+		if (READ_ONCE(g->idle))
+			return true;
+		g = group_of(g->parent);
+	}
+	return false;
 }
 
 /*
@@ -635,6 +695,16 @@ static __always_inline void group_tend(void)
 		bpf_map_delete_elem(&autogroup_slots, &id);
 		group_free(slot, g);
 	}
+}
+
+/*
+ * @p counts as a SCHED_IDLE task: by its policy, or as a task of an idle
+ * group (se_is_idle() of its group's entity: the flat queues have no other).
+ */
+static __always_inline bool group_task_sched_idle(const struct task_struct *p,
+						  const struct task_ctx *tctx)
+{
+	return p->policy == SCHED_IDLE_POLICY || group_path_idle(tctx->group);
 }
 
 #endif /* __FAIRRS_GROUP_BPF_H */

@@ -247,6 +247,9 @@ struct fairrs_group {
 	u32	gen;
 	/* Non-zero once its cgroup went offline; freed when nothing counts in it. */
 	u32	dead;
+	/* cpu.idle: weighted as SCHED_IDLE, and its tasks count as SCHED_IDLE tasks. */
+	u32	idle;
+	u32	__pad;
 	/* Runnable tasks in its whole subtree. */
 	s64	nr_runnable;
 	/* Sum of the weights of its own runnable tasks (not its children's). */

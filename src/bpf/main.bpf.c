@@ -162,7 +162,7 @@ void BPF_STRUCT_OPS(fairrs_runnable, struct task_struct *p, u64 enq_flags)
 		tctx->weight = group_task_weight(tctx);
 		tctx->on_queue = true;
 		tctx->runnable_since = load_now();
-		tctx->queued_idle = p->policy == SCHED_IDLE_POLICY;
+		tctx->queued_idle = group_task_sched_idle(p, tctx);
 		entitle_join(tctx, cctx);
 		queue_weight_add(cpu, tctx->weight, tctx->queued_idle);
 		load_sync_contrib(tctx);
@@ -424,7 +424,7 @@ void BPF_STRUCT_OPS(fairrs_set_weight, struct task_struct *p, u32 weight)
 		return;
 	}
 	tctx->task_weight = vtime_task_weight(p);
-	vtime_requeue_idle(p, tctx);
+	vtime_requeue_idle(tctx, group_task_sched_idle(p, tctx));
 	group_task_reweight(tctx);
 	vtime_reweight(tctx, group_task_weight(tctx));
 }
@@ -460,6 +460,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fairrs_cgroup_init, struct cgroup *cgrp,
 		return 0;
 	group_init(cgrp, args->weight);
 	bw_group_init(cgrp, args);
+	if (bpf_core_field_exists(args->sched_idle) && args->sched_idle)
+		group_set_idle(group_own_slot(cgrp), true);
 	return 0;
 }
 
@@ -484,6 +486,13 @@ void BPF_STRUCT_OPS(fairrs_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 {
 	if (groups_enabled)
 		group_set_weight(cgrp, weight);
+}
+
+/* cpu.idle changed (6.19+). */
+void BPF_STRUCT_OPS(fairrs_cgroup_set_idle, struct cgroup *cgrp, bool idle)
+{
+	if (groups_enabled)
+		group_set_idle(group_own_slot(cgrp), idle);
 }
 
 /* cpu.max or cpu.max.burst changed (6.17+; quota RUNTIME_INF: no limit). */
@@ -586,6 +595,7 @@ SCX_OPS_DEFINE(fairrs_ops,
 	       .cgroup_move	= (void *)fairrs_cgroup_move,
 	       .cgroup_set_weight = (void *)fairrs_cgroup_set_weight,
 	       .cgroup_set_bandwidth = (void *)fairrs_cgroup_set_bandwidth,
+	       .cgroup_set_idle	= (void *)fairrs_cgroup_set_idle,
 	       .cpu_online	= (void *)fairrs_cpu_online,
 	       .cpu_offline	= (void *)fairrs_cpu_offline,
 	       .init		= (void *)fairrs_init,

@@ -59,8 +59,8 @@ static __always_inline void place_entity(const struct task_struct *p, struct tas
 	 * relative vruntime (Linux v6.5 kernel/sched/fair.c), so it comes back
 	 * with at most latency / 2 of credit, however long it was away.
 	 */
-	thresh = p->policy == SCHED_IDLE_POLICY ? READ_ONCE(tun.min_granularity_ns) :
-						  READ_ONCE(tun.sched_latency_ns);
+	thresh = tctx->queued_idle ? READ_ONCE(tun.min_granularity_ns) :
+				     READ_ONCE(tun.sched_latency_ns);
 	if (wakeup || tctx->rejoined)
 		tctx->vruntime = cfs_place_waking(tctx->vruntime, floor, thresh);
 	tctx->rejoined = false;

@@ -36,7 +36,7 @@ static __always_inline void curr_start(const struct task_struct *p, const struct
 	cctx->curr_since_ns = cctx->curr_stamp_ns;
 	cctx->preempt_deferred = 0;
 	cctx->curr_weight = tctx->weight;
-	cctx->curr_idle = p->policy == SCHED_IDLE_POLICY;
+	cctx->curr_idle = tctx->queued_idle;
 }
 
 static __always_inline void curr_stop(struct fairrs_cpu_ctx *cctx)
@@ -96,8 +96,9 @@ static __always_inline bool preempt_wakeup(struct task_struct *p, const struct t
 
 	if (!cctx || !cctx->curr_weight)
 		return false;
-	if (cctx->curr_idle && p->policy != SCHED_IDLE_POLICY)
-		return true;
+	/* check_preempt_wakeup(): idle work gives way to other work, never the reverse. */
+	if (cctx->curr_idle != tctx->queued_idle)
+		return cctx->curr_idle;
 	if (p->policy == SCHED_BATCH_POLICY || p->policy == SCHED_IDLE_POLICY)
 		return false;
 	if (!preempt_ahead_of_curr(tctx->vruntime, tctx->weight, cctx))

@@ -175,10 +175,9 @@ static __always_inline void queue_weight_sub(s32 cpu, u32 weight, bool idle)
 		__sync_fetch_and_sub(&cctx->nr_idle, 1);
 }
 
-/* @p's policy may have changed: a queued task's count as SCHED_IDLE follows. */
-static __always_inline void vtime_requeue_idle(const struct task_struct *p, struct task_ctx *tctx)
+/* @tctx's policy may have changed: a queued task's count as SCHED_IDLE follows @idle. */
+static __always_inline void vtime_requeue_idle(struct task_ctx *tctx, bool idle)
 {
-	bool idle = p->policy == SCHED_IDLE_POLICY;
 	struct fairrs_cpu_ctx *cctx;
 
 	if (tctx->on_queue && idle != tctx->queued_idle && (cctx = cpu_ctx(tctx->queue_cpu))) {

@@ -18,12 +18,14 @@ version=$(uname -r | sed 's/^\([0-9]*\)\.\([0-9]*\).*/\1 \2/')
 set -- $version
 if [ "$1" -lt 6 ] || { [ "$1" -eq 6 ] && [ "$2" -lt 17 ]; }; then
     echo "== cpu.max on $(uname -r): not reported to sched_ext (6.17+)"
-    expect_checks 3
+    expect_checks 4
     $FAIRRS > "$OUT/bandwidth-daemon.log" 2>&1 &
     pid=$!
     wait_state enabled 60 $pid
     said=$(grep -m 1 'cpu.max is not enforced on this kernel' "$OUT/bandwidth-daemon.log")
     check bandwidth_not_enforced_logged "${said:-no such line in the daemon's log}" [ -n "$said" ]
+    said=$(grep -m 1 'cpu.idle is not enforced on this kernel' "$OUT/bandwidth-daemon.log")
+    check bandwidth_idle_not_enforced_logged "${said:-no such line in the daemon's log}" [ -n "$said" ]
     check_detached bandwidth_daemon_exited $pid
     check_kernel_log bandwidth_kernel_log_clean
     exit 0
@@ -32,10 +34,16 @@ fi
 cases() { $BENCH bandwidth --secs "$SECS"; }
 read_plan bandwidth $BENCH bandwidth --plan
 # Each result and its calibration, the attach and exit checks, the case
-# count; the throttled group through hotplug and stop (3), the counters, the
-# kernel log.
-expect_checks $((EXPECTED + CALIBRATED + 3 + 3 + 1 + 1))
+# count; the throttled group through hotplug and stop (4, with its stats
+# line), the counters, the kernel log; before 6.19, the cpu.idle line.
+idle_hook=1
+[ "$1" -eq 6 ] && [ "$2" -lt 19 ] && idle_hook=0
+expect_checks $((EXPECTED + CALIBRATED + 3 + 4 + 1 + 1 + 1 - idle_hook))
 side_by_side bandwidth "$EXPECTED" cases
+if [ "$idle_hook" = 0 ]; then
+    said=$(grep -m 1 'cpu.idle is not enforced on this kernel' "$OUT/bandwidth-daemon.log")
+    check bandwidth_idle_not_enforced_logged "${said:-no such line in the daemon's log}" [ -n "$said" ]
+fi
 
 # used_cpus CG SECS: the CPUs cgroup CG used over SECS seconds.
 used_cpus() {
@@ -56,7 +64,7 @@ held_in_band() { [ "$1" = 12 ] && within "$2" 0.08 0.12 && within "$3" 0.08 0.12
 cg=/sys/fs/cgroup/fairrs-bw-held
 rmdir "$cg" 2>/dev/null
 mkdir "$cg" && echo "10000 100000" > "$cg/cpu.max"
-$FAIRRS > "$OUT/bandwidth-held.log" 2>&1 &
+$FAIRRS --stats 1 > "$OUT/bandwidth-held.log" 2>&1 &
 pid=$!
 if wait_state enabled 60 $pid; then
     seq=$(sx_enable_seq)
@@ -71,6 +79,10 @@ if wait_state enabled 60 $pid; then
         "0.1-CPU group of 8: ${before} CPUs, then ${after} after ${flips}/12 CPU transitions" \
         held_in_band "$flips" "$before" "$after"
     check bandwidth_held_stayed_attached "state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" attached_since "$seq" "$pid"
+    # The stats show the group's limit and its throttles (cpu.max, periods,
+    # throttled count, ms).
+    line=$(grep -E '10\.0ms/100\.0ms +[0-9]+ +[1-9][0-9]* +[0-9.]+ /fairrs-bw-held' "$OUT/bandwidth-held.log" | tail -n 1)
+    check bandwidth_stats_group "--stats line: '${line:-none}'" [ -n "$line" ]
     timed_stop $pid
     check bandwidth_stop_throttled "stopped in ${STOP_MS} ms (rc=$DAEMON_RC) with 8 tasks of a throttled group" \
         [ "$DAEMON_RC" = 0 -a "$STOP_MS" -lt 5000 ]

@@ -25,6 +25,9 @@ const CASES: &[Case<Bw>] = &[
     case("beside", &["bw_beside_limited", "bw_beside_free"], beside),
     case("live", &["bw_live_lowered", "bw_live_lifted"], live),
     case("burst", &["bw_burst"], burst),
+    // Last: kernels before 6.19 do not report cpu.idle to sched_ext, and run
+    // the table without it (main()).
+    case("idle", &["bw_idle_share"], idle),
 ];
 
 /// What every case gets: the measuring window, the machine's CPUs (counted
@@ -41,11 +44,19 @@ type Run<'a> = cases::Run<'a, Bw>;
 const TOP: &str = "fairrs-bandwidth";
 
 pub fn main(args: &[String]) {
-    let Some((opts, chosen)) = cases::start("bandwidth", CASES, args, 3.0) else { return };
+    let table = if kernel_at_least(6, 19) { CASES } else { &CASES[..CASES.len() - 1] };
+    let Some((opts, chosen)) = cases::start("bandwidth", table, args, 3.0) else { return };
     let n = nr_cpus();
     pin_self(0);
     let suite = Bw { secs: Duration::from_secs_f64(opts.secs), nr_cpus: n, top: Cgroup::new(Path::new(CGROOT), TOP, 100) };
     cases::run("bandwidth", &chosen, &suite, OnPanic::Stop);
+}
+
+/// The running kernel is `major`.`minor` or later.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
 /// cpu.max of `cg`: `quota` us per `period` us, or no limit (None).
@@ -173,4 +184,18 @@ fn burst(r: &Run) {
         1.02,
         &format!("share of one CPU in the 0.25 s after 2.5 s stopped, median of 3 {got:.3?} (cpu.max 100000 1000000, burst 100000: ideal 0.8-1.0; 0.4-0.8 without the burst)"),
     );
+}
+
+/// One CPU: I (cpu.idle 1) beside N, one hog each. An idle group weighs
+/// WEIGHT_IDLEPRIO (3) against N's 1024: I gets 3/1027 of the CPU, 0.003.
+fn idle(r: &Run) {
+    let (i, n) = (r.top.child("I", 100), r.top.child("N", 100));
+    write(&i.dir.join("cpu.idle"), "1");
+    let cpu = [r.nr_cpus - 1];
+    let mut p = Procs::default();
+    let (hi, hn) = (hogs_in(&mut p, 1, &cpu, &i), hogs_in(&mut p, 1, &cpu, &n));
+    thread::sleep(Duration::from_secs(1));
+    let used = cpus_used(&[&hi, &hn], r.secs);
+    let share = used[0] / (used[0] + used[1]).max(1e-9);
+    r.emit(0, share, 0.0, 0.01, &format!("the idle group's share of one CPU (ideal 0.0029; 0.5 if cpu.idle is ignored); I {:.4} N {:.4} CPUs", used[0], used[1]));
 }
