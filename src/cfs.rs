@@ -17,6 +17,7 @@ extern "C" {
     fn fairrs_cfs_slice(weight: u32, load: u64, nr_running: u64, latency: u64, min_gran: u64) -> u64;
     fn fairrs_cfs_place_new(floor: u64, weight: u32, slice: u64, parent_lag: i64) -> u64;
     fn fairrs_cfs_place_waking(vruntime: u64, floor: u64, thresh: u64) -> u64;
+    fn fairrs_cfs_group_thresh(thresh: u64, task_weight: u32, weight: u32) -> u64;
     fn fairrs_cfs_ideal_runtime(slice: u64, latency: u64) -> u64;
     fn fairrs_cfs_wakeup_preempts(wakee_vr: u64, weight: u32, curr_vr: u64, gran: u64) -> c_int;
     fn fairrs_cfs_yield_skips(yielder_vr: u64, weight: u32, next_vr: u64, gran: u64) -> c_int;
@@ -173,6 +174,25 @@ fn cfs_placement_debits_new_tasks_and_bounds_sleepers() {
     // Near zero the credit wraps like the kernel's u64 vruntimes and still
     // orders correctly.
     assert_eq!(place_waking(0, 1_000), 0, "0 is after 1000 - 3 ms (wrapped)");
+}
+
+#[test]
+fn cfs_sleeper_credit_in_a_group_is_worth_what_it_is_on_the_groups_clock() {
+    let group_thresh = |task_weight, weight| unsafe { fairrs_cfs_group_thresh(LATENCY, task_weight, weight) };
+    // Outside a group (flat weight = own weight): unchanged.
+    assert_eq!(group_thresh(1024, 1024), LATENCY);
+    // A nice-0 task that weighs 64 from the root (16 busy siblings): its
+    // flat vruntime runs 16 times as fast, so the credit is 16 times as much
+    // vruntime, which is the same CPU time as CFS's in the group's queue.
+    assert_eq!(group_thresh(1024, 64), 16 * LATENCY);
+    let floor = 1_000_000_000_000;
+    let placed = unsafe { fairrs_cfs_place_waking(0, floor, group_thresh(1024, 64)) };
+    // CPU time = vruntime x weight / NICE_0_LOAD.
+    assert_eq!((floor - placed) * 64 / 1024, floor - place_waking(0, floor), "the same CPU time of credit");
+    // A task that weighs more than itself (a heavy group's only task): less.
+    assert_eq!(group_thresh(1024, 10240), LATENCY / 10);
+    // No weight yet: unchanged.
+    assert_eq!(group_thresh(1024, 0), LATENCY);
 }
 
 #[test]

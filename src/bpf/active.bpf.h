@@ -164,10 +164,10 @@ static __always_inline bool balance_push_prev(s32 cpu, struct fairrs_cpu_ctx *cc
  * ops.enqueue of @p with SCX_ENQ_LAST: @p is still runnable, ops.dispatch
  * gave it no slice and nothing else runs here. If active balancing let it go
  * (push_to), it moves to the idle core's CPU; the kernel migrates it there,
- * and ops.running rehomes its vruntime and load. Otherwise (not expected:
- * ops.dispatch grants prev a slice on every other path) it runs on here; the
- * kick makes sure the CPU picks it up even on a kernel that does not
- * reschedule for this insert.
+ * and ops.running rehomes its vruntime and load. Otherwise it runs on here:
+ * ops.dispatch grants prev a slice on every other path, but the kernel skips
+ * ops.dispatch on a CPU going offline (its hotplug thread comes here), and
+ * the kernel does not reschedule for this insert, hence the kick.
  */
 static __always_inline void balance_enqueue_last(struct task_struct *p, struct task_ctx *tctx,
 						 s32 cpu, struct fairrs_cpu_ctx *cctx, u64 slice,
@@ -183,7 +183,7 @@ static __always_inline void balance_enqueue_last(struct task_struct *p, struct t
 		return;
 	}
 	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags);
-	kick_cpu(cpu, 0);
+	kick_self(cpu);
 }
 
 /* A new task runs on @cctx's CPU: active balancing may consider it afresh. */

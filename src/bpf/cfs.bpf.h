@@ -118,6 +118,20 @@ static __always_inline u64 cfs_place_waking(u64 vruntime, u64 floor, u64 thresh)
 }
 
 /*
+ * The sleeper credit @thresh (cfs_place_waking()) for a task of weight
+ * @task_weight that weighs @weight in the flat queue (group.bpf.h). CFS
+ * gives the credit in vruntime of the task's group's own queue, where the
+ * task weighs @task_weight; the flat queue's vruntime runs @task_weight /
+ * @weight times as fast for it, so the same credit is that much more here.
+ */
+static __always_inline u64 cfs_group_thresh(u64 thresh, u32 task_weight, u32 weight)
+{
+	if (!weight || weight == task_weight)
+		return thresh;
+	return thresh * task_weight / weight;
+}
+
+/*
  * wakeup_preempt_entity() with wakeup_gran(): a waking task of @weight at
  * @wakee_vr preempts the running one at @curr_vr when it is behind it by more
  * than wakeup_granularity scaled to the wakee's weight (heavy wakees preempt

@@ -11,6 +11,7 @@ u64 fairrs_cfs_scale(u64 delta, u32 weight);
 u64 fairrs_cfs_slice(u32 weight, u64 load, u64 nr_running, u64 latency, u64 min_gran);
 u64 fairrs_cfs_place_new(u64 floor, u32 weight, u64 slice, s64 parent_lag);
 u64 fairrs_cfs_place_waking(u64 vruntime, u64 floor, u64 thresh);
+u64 fairrs_cfs_group_thresh(u64 thresh, u32 task_weight, u32 weight);
 u64 fairrs_cfs_ideal_runtime(u64 slice, u64 latency);
 int fairrs_cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 curr_vr, u64 gran);
 int fairrs_cfs_yield_skips(u64 yielder_vr, u32 weight, u64 next_vr, u64 gran);
@@ -35,6 +36,10 @@ u64 fairrs_cfs_place_new(u64 floor, u32 weight, u64 slice, s64 parent_lag)
 u64 fairrs_cfs_place_waking(u64 vruntime, u64 floor, u64 thresh)
 {
 	return cfs_place_waking(vruntime, floor, thresh);
+}
+u64 fairrs_cfs_group_thresh(u64 thresh, u32 task_weight, u32 weight)
+{
+	return cfs_group_thresh(thresh, task_weight, weight);
 }
 u64 fairrs_cfs_ideal_runtime(u64 slice, u64 latency) { return cfs_ideal_runtime(slice, latency); }
 int fairrs_cfs_wakeup_preempts(u64 wakee_vr, u32 weight, u64 curr_vr, u64 gran)

@@ -39,4 +39,30 @@ static __always_inline void kick_cpu(s32 cpu, u64 flags)
 	scx_bpf_kick_cpu(cpu, flags);
 }
 
+/*
+ * Reschedule this CPU, @cpu, which is running dry with a task just put in
+ * its local queue (ops.enqueue of SCX_ENQ_LAST): nothing else would, and
+ * while it goes offline the kernel no longer calls ops.dispatch and ENQ_LAST
+ * brings it here for its own hotplug thread. Its own kick is safe until
+ * __cpu_disable() takes it out of the kernel's online mask (and stops its
+ * interrupts), whatever our books say; after that its tasks are migrated.
+ */
+static __always_inline void kick_self(s32 cpu)
+{
+	const struct cpumask *online;
+	bool up;
+
+	if (cpu_is_online(cpu)) {
+		scx_bpf_kick_cpu(cpu, 0);
+		return;
+	}
+	online = scx_bpf_get_online_cpumask();
+	up = bpf_cpumask_test_cpu(cpu, online);
+	scx_bpf_put_cpumask(online);
+	if (up)
+		scx_bpf_kick_cpu(cpu, 0);
+	else
+		stat_inc(FAIRRS_STAT_KICK_OFFLINE);
+}
+
 #endif /* __FAIRRS_KICK_BPF_H */

@@ -61,6 +61,8 @@ static __always_inline void place_entity(const struct task_struct *p, struct tas
 	 */
 	thresh = tctx->queued_idle ? READ_ONCE(tun.min_granularity_ns) :
 				     READ_ONCE(tun.sched_latency_ns);
+	/* In a group, the credit CFS gives on the group's own clock. */
+	thresh = cfs_group_thresh(thresh, tctx->task_weight, tctx->weight);
 	if (wakeup || tctx->rejoined)
 		tctx->vruntime = cfs_place_waking(tctx->vruntime, floor, thresh);
 	tctx->rejoined = false;
