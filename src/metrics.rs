@@ -74,6 +74,8 @@ pub struct TaskMetrics {
 
 /// A cgroup's figures. The cpu.max ones (from `cpu_max_quota_us` on) are in
 /// its JSON only while it has a limit: absent, they read as 0 (no limit).
+/// `cpus_used` is always sent, and reads as 0 when absent too (a report from
+/// an older instance).
 #[derive(Clone, Debug, Default, Deserialize, Stats)]
 #[stat(_om_prefix = "fairrs_group_", _om_label = "cgroup")]
 pub struct GroupMetrics {
@@ -87,6 +89,9 @@ pub struct GroupMetrics {
     pub share: f64,
     #[stat(desc = "Share its place in the hierarchy gives it by cpu.weight, with the groups runnable at the end of the interval")]
     pub ideal_share: f64,
+    #[stat(desc = "CPU time its subtree used in the interval, in CPUs (its run time over the interval's length): what it used against what cpu.max allows (quota / period)")]
+    #[serde(default)]
+    pub cpus_used: f64,
     #[stat(desc = "cpu.max: CPU time it may use per period, microseconds (only for a group with a limit)")]
     #[serde(default)]
     pub cpu_max_quota_us: u64,
@@ -125,12 +130,13 @@ impl Serialize for GroupMetrics {
             ("throttled", self.throttled),
         ];
         let limited = self.cpu_max_quota_us > 0;
-        let mut st = s.serialize_struct("GroupMetrics", 5 + if limited { bandwidth.len() } else { 0 })?;
+        let mut st = s.serialize_struct("GroupMetrics", 6 + if limited { bandwidth.len() } else { 0 })?;
         st.serialize_field("path", &self.path)?;
         st.serialize_field("cpu_weight", &self.cpu_weight)?;
         st.serialize_field("nr_runnable", &self.nr_runnable)?;
         st.serialize_field("share", &self.share)?;
         st.serialize_field("ideal_share", &self.ideal_share)?;
+        st.serialize_field("cpus_used", &self.cpus_used)?;
         for (name, value) in bandwidth {
             if limited {
                 st.serialize_field(name, &value)?;

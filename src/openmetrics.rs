@@ -329,7 +329,7 @@ pub(crate) mod tests {
                 TaskMetrics { pid: 42, comm: "a\"b\\c\nd".into(), weight: 1024, vlag_ms: -1.5, ..Default::default() },
                 TaskMetrics { pid: 43, comm: "hog".into(), weight: 335, cpu: 3, ..Default::default() },
             ],
-            groups: vec![GroupMetrics { path: "/a/b".into(), cpu_weight: 200, share: 0.75, ..Default::default() }],
+            groups: vec![GroupMetrics { path: "/a/b".into(), cpu_weight: 200, share: 0.75, cpus_used: 1.5, ..Default::default() }],
             tunables: [("sched_latency_us".to_string(), 6000)].into(),
             bpf_stats: 1,
             bpf_callbacks: vec![CallbackMetrics { name: "enqueue".into(), calls: 7, mean_ns: 850.0, ns_per_switch: 120.0 }],
@@ -354,6 +354,7 @@ pub(crate) mod tests {
         assert_eq!(v("fairrs_task_vlag_ms", &[("comm", "a\"b\\c\nd"), ("pid", "42")]), Some(-1.5));
         assert_eq!(v("fairrs_task_cpu", &[("comm", "hog"), ("pid", "43")]), Some(3.0));
         assert_eq!(v("fairrs_group_share", &[("cgroup", "/a/b")]), Some(0.75));
+        assert_eq!(v("fairrs_group_cpus_used", &[("cgroup", "/a/b")]), Some(1.5));
         // A label is no sample, text is none, and a NaN (null in JSON) is left out.
         let names: BTreeSet<&str> = samples.iter().map(|s| s.0.as_str()).collect();
         for absent in ["fairrs_cpu_cpu", "fairrs_task_pid", "fairrs_task_comm", "fairrs_group_path", "fairrs_fair_jain"] {
@@ -374,6 +375,7 @@ pub(crate) mod tests {
             cpu_max_period_us: 100_000,
             nr_periods: 12,
             throttled: 1,
+            cpus_used: 0.5,
             ..Default::default()
         });
         let text = render(&metas(), &serde_json::to_value(m).unwrap()).unwrap();
@@ -385,6 +387,9 @@ pub(crate) mod tests {
         assert_eq!(v("fairrs_group_nr_throttled", "/lim"), Some(0.0), "{text}");
         assert_eq!(v("fairrs_group_throttled", "/lim"), Some(1.0), "{text}");
         assert_eq!(v("fairrs_group_share", "/a/b"), Some(0.75), "{text}");
+        // What a group used is a series with or without a limit.
+        assert_eq!(v("fairrs_group_cpus_used", "/lim"), Some(0.5), "{text}");
+        assert_eq!(v("fairrs_group_cpus_used", "/a/b"), Some(1.5), "{text}");
         for name in ["fairrs_group_cpu_max_quota_us", "fairrs_group_nr_throttled", "fairrs_group_throttled"] {
             assert_eq!(v(name, "/a/b"), None, "{name} of a group without a limit:\n{text}");
         }

@@ -36,9 +36,11 @@
 //! it where it sits in the hierarchy: the product, from it up to the root's
 //! children, of what it contributes to its parent over its parent's load
 //! (group.bpf.h), as the groups stood at the end of the interval, the thread
-//! that read them left out. A group with a cpu.max limit also gets the limit
-//! and cpu.stat's counts (bandwidth.bpf.h), its throttled time including a
-//! current throttle up to the read (CLOCK_MONOTONIC, bpf_ktime_get_ns()'s clock).
+//! that read them left out. Each also gets the CPU time its subtree used, in
+//! CPUs (run time over the interval's length), to set against a cpu.max
+//! limit. A group with a cpu.max limit also gets the limit and cpu.stat's
+//! counts (bandwidth.bpf.h), its throttled time including a current throttle
+//! up to the read (CLOCK_MONOTONIC, bpf_ktime_get_ns()'s clock).
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, CStr};
@@ -264,10 +266,16 @@ fn without_reader(groups: &[GroupRaw], reader: Option<(i32, u32)>) -> Vec<GroupR
     gs
 }
 
+/// The length of the interval from @prev to @cur, s (never 0: it divides).
+fn interval_secs(prev: &Raw, cur: &Raw) -> f64 {
+    cur.at.duration_since(prev.at).as_secs_f64().max(1e-9)
+}
+
 /// The cgroups (not the root) that ran in the interval, the @top_n that ran
-/// most, with their shares of what the root's child groups ran and their
-/// ideal.
+/// most, with their shares of what the root's child groups ran, their ideal,
+/// and the CPUs they used.
 pub fn group_shares(prev: &Raw, cur: &Raw, top_n: usize) -> Vec<GroupMetrics> {
+    let secs = interval_secs(prev, cur);
     let before: BTreeMap<(i32, u64), &GroupRaw> = prev.groups.iter().map(|g| ((g.slot, g.cgid), g)).collect();
     let now = without_reader(&cur.groups, cur.reader);
     let by_slot: BTreeMap<i32, &GroupRaw> = now.iter().map(|g| (g.slot, g)).collect();
@@ -292,6 +300,7 @@ pub fn group_shares(prev: &Raw, cur: &Raw, top_n: usize) -> Vec<GroupMetrics> {
             nr_runnable: g.nr_runnable.max(0) as u64,
             share: r as f64 / total as f64,
             ideal_share: ideal_share(g, &by_slot),
+            cpus_used: r as f64 / 1e9 / secs,
             ..bandwidth(g, cur.mono_ns)
         })
         .collect()
@@ -427,7 +436,7 @@ pub trait Report {
 
 impl Report for Metrics {
     fn between(prev: &Raw, cur: &Raw, top_n: usize) -> Self {
-        let secs = cur.at.duration_since(prev.at).as_secs_f64().max(1e-9);
+        let secs = interval_secs(prev, cur);
         let delta = |i: usize| {
             cur.counters.get(i).copied().unwrap_or(0).saturating_sub(prev.counters.get(i).copied().unwrap_or(0))
         };
@@ -583,10 +592,11 @@ fn cpu_max_text(g: &GroupMetrics) -> String {
     format!("{}/{}", ms_text(g.cpu_max_quota_us), ms_text(g.cpu_max_period_us))
 }
 
-/// The groups table. The cpu.max columns appear only when a listed group has
-/// a limit (the others read "max" there and have nothing to count), the burst
-/// column only when one has a burst; "(throttled now)" follows a throttled
-/// group's path.
+/// The groups table. `used` (CPUs, not a fraction) comes before the two
+/// shares, which are read side by side. The cpu.max columns appear only when
+/// a listed group has a limit (the others read "max" there and have nothing
+/// to count), the burst column only when one has a burst; "(throttled now)"
+/// follows a throttled group's path.
 fn group_lines(groups: &[GroupMetrics], out: &mut String) {
     if groups.is_empty() {
         return;
@@ -601,7 +611,8 @@ fn group_lines(groups: &[GroupMetrics], out: &mut String) {
         format!(" {max:>w$}{burst_col} {:>7} {:>9} {:>12}", cells[1], cells[2], cells[3])
     };
     let head = if limited { columns("cpu.max", ["burst", "periods", "throttled", "throttled_ms"]) } else { String::new() };
-    let _ = writeln!(out, "  groups: weight runnable  share  ideal{head} path");
+    // `used` 7 wide: 100 CPUs and more still line up.
+    let _ = writeln!(out, "  groups: weight runnable    used  share  ideal{head} path");
     for (g, max) in groups.iter().zip(&maxes) {
         let bw = match (limited, g.cpu_max_quota_us > 0) {
             (false, _) => String::new(),
@@ -616,8 +627,8 @@ fn group_lines(groups: &[GroupMetrics], out: &mut String) {
         let now = if g.throttled != 0 { " (throttled now)" } else { "" };
         let _ = writeln!(
             out,
-            "  {:>14} {:>8} {:>6.3} {:>6.3}{bw} {}{now}",
-            g.cpu_weight, g.nr_runnable, g.share, g.ideal_share, g.path
+            "  {:>14} {:>8} {:>7.3} {:>6.3} {:>6.3}{bw} {}{now}",
+            g.cpu_weight, g.nr_runnable, g.cpus_used, g.share, g.ideal_share, g.path
         );
     }
 }
@@ -912,6 +923,9 @@ pub(crate) mod tests {
         assert_eq!(got[1].0, "/top/B");
         assert!((got[1].1 - 660.0 / 990.0).abs() < 1e-9 && (got[1].2 - 2.0 / 3.0).abs() < 1e-9, "{got:?}");
         assert!((got[2].1 - 330.0 / 990.0).abs() < 1e-9 && (got[2].2 - 1.0 / 3.0).abs() < 1e-9, "{got:?}");
+        // Over 1 s, each used its run time in CPUs.
+        let used: Vec<f64> = g.iter().map(|g| g.cpus_used).collect();
+        assert!(used.iter().zip([0.99, 0.66, 0.33]).all(|(u, w)| (u - w).abs() < 1e-9), "{used:?}");
         cur.reader = None;
         let again: Vec<(String, f64, f64)> =
             group_shares(&prev, &cur, 10).into_iter().map(|g| (g.path, g.share, g.ideal_share)).collect();
@@ -924,9 +938,10 @@ pub(crate) mod tests {
         assert!((b.ideal_share - 1.0).abs() < 1e-9, "{g:?}");
     }
 
-    /// Two snapshots 1 s apart: /top holds /top/lim (cpu.max 50ms/100ms,
-    /// burst 10ms, throttled 250.3 ms ago after 2 s throttled before) and
-    /// /top/free (no limit: what a lifted one left is not reported).
+    /// Two snapshots 2 s apart: /top holds /top/lim (cpu.max 50ms/100ms,
+    /// burst 10ms, throttled 250.3 ms ago after 2 s throttled before; ran
+    /// 1 s: 0.5 CPU) and /top/free (no limit: what a lifted one left is not
+    /// reported; ran 0.9 s).
     fn bandwidth_pair() -> (Raw, Raw) {
         let t0 = Instant::now();
         let mut lim = group(2, 1, "/top/lim", 100, 1024, 1, (1024, 0));
@@ -943,12 +958,12 @@ pub(crate) mod tests {
         free.bw_nr_throttled = 2;
         let before = vec![group(0, -1, "/", 100, 0, 0, (0, 0)), group(1, 0, "/top", 100, 1024, 2, (0, 2048)), lim, free];
         let mut after = before.clone();
-        for (g, ms) in after.iter_mut().zip([0, 1000, 100, 900]) {
+        for (g, ms) in after.iter_mut().zip([0, 1900, 1000, 900]) {
             g.runtime_ns = ms * 1_000_000;
         }
         let mut prev = raw(t0, vec![], vec![]);
         prev.groups = before;
-        let mut cur = raw(t0 + Duration::from_secs(1), vec![], vec![]);
+        let mut cur = raw(t0 + Duration::from_secs(2), vec![], vec![]);
         cur.groups = after;
         cur.mono_ns = 10_000_000_000;
         cur.cpu_max_enforced = true;
@@ -966,9 +981,13 @@ pub(crate) mod tests {
         assert_eq!((lim.nr_periods, lim.nr_throttled, lim.throttled), (123, 45, 1), "{lim:?}");
         // 2 s of ended throttles and the current one's 250.3 ms.
         assert_eq!(lim.throttled_us, 2_250_300, "{lim:?}");
+        // 1 s of CPU time in 2 s: half its 50ms/100ms.
+        assert!((lim.cpus_used - 0.5).abs() < 1e-9, "{lim:?}");
         let free = m.groups.iter().find(|g| g.path == "/top/free").unwrap();
         let got = [free.cpu_max_quota_us, free.cpu_max_period_us, free.nr_periods, free.nr_throttled, free.throttled];
         assert_eq!(got, [0; 5], "{free:?}");
+        // Without a limit it still has what it used.
+        assert!((free.cpus_used - 0.45).abs() < 1e-9, "{free:?}");
         // Not throttled: only the ended throttles count.
         let mut cur = cur;
         cur.groups[2].bw_throttled_at = 0;
@@ -984,18 +1003,26 @@ pub(crate) mod tests {
         let lines: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("  cpu.max: ")).collect();
         assert_eq!(lines[0], "  cpu.max: enforced", "{text}");
         let head: Vec<&str> = lines[1].split_whitespace().collect();
-        let want = ["groups:", "weight", "runnable", "share", "ideal", "cpu.max", "burst", "periods", "throttled", "throttled_ms", "path"];
+        let want = ["groups:", "weight", "runnable", "used", "share", "ideal", "cpu.max", "burst", "periods", "throttled", "throttled_ms", "path"];
         assert_eq!(head, want, "{text}");
         let row = |path: &str| lines.iter().find(|l| l.contains(path)).unwrap_or_else(|| panic!("{path}:\n{text}"));
-        let lim: Vec<&str> = row("/top/lim").split_whitespace().skip(4).collect();
+        let cells = |path: &str| row(path).split_whitespace().collect::<Vec<_>>();
+        // Weight, runnable, then CPUs used, for every group.
+        assert_eq!(cells("/top/lim")[2], "0.500", "{text}");
+        assert_eq!(cells("/top/free")[2], "0.450", "{text}");
+        let lim: Vec<&str> = cells("/top/lim").split_off(5);
         assert_eq!(lim, ["50.0ms/100.0ms", "10.0ms", "123", "45", "2250.3", "/top/lim", "(throttled", "now)"], "{text}");
         // No limit: "max", nothing to count.
-        let free: Vec<&str> = row("/top/free").split_whitespace().skip(4).collect();
+        let free: Vec<&str> = cells("/top/free").split_off(5);
         assert_eq!(free, ["max", "/top/free"], "{text}");
-        // Columns line up: each row as long as the header up to its path.
+        // Columns line up: each row as long as the header up to its path,
+        // and up to each number its header right-aligns over.
         let at = |l: &str, p: &str| l.find(p).unwrap();
         assert_eq!(at(lines[1], " path"), at(row("/top/free"), " /top/free"), "{text}");
         assert_eq!(at(lines[1], " path"), at(row("/top/lim"), " /top/lim"), "{text}");
+        let end = |l: &str, p: &str| l.find(p).unwrap() + p.len();
+        assert_eq!(end(lines[1], " used"), end(row("/top/lim"), " 0.500"), "{text}");
+        assert_eq!(end(lines[1], " used"), end(row("/top/free"), " 0.450"), "{text}");
         // No burst anywhere: no burst column; a limited group with none reads "-".
         let mut plain = cur.clone();
         plain.groups[2].bw_burst_ns = 0;
@@ -1005,15 +1032,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn without_a_limited_group_the_groups_table_is_as_before() {
+    fn without_a_limited_group_the_groups_table_has_no_cpu_max_columns() {
         let (prev, mut cur) = bandwidth_pair();
         cur.groups[2].bw_quota_ns = 0;
         cur.cpu_max_enforced = false;
         let text = Metrics::between(&prev, &cur, 10).format();
         let lines: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("  cpu.max: ")).collect();
         assert_eq!(lines[0], "  cpu.max: not enforced (needs Linux 6.17+, and cgroups on: no --no-cgroup)", "{text}");
-        assert_eq!(lines[1], "  groups: weight runnable  share  ideal path", "{text}");
-        assert!(lines[2..].iter().all(|l| l.split_whitespace().count() == 5 && !l.contains("max")), "{text}");
+        assert_eq!(lines[1], "  groups: weight runnable    used  share  ideal path", "{text}");
+        assert!(lines[2..].iter().all(|l| l.split_whitespace().count() == 6 && !l.contains("max")), "{text}");
+        let b = lines.iter().find(|l| l.ends_with(" /top/lim")).unwrap();
+        assert_eq!(b.split_whitespace().nth(2), Some("0.500"), "{text}");
     }
 
     #[test]
@@ -1034,14 +1063,25 @@ pub(crate) mod tests {
         let bw = ["cpu_max_quota_us", "cpu_max_period_us", "cpu_max_burst_us", "nr_periods", "nr_throttled", "throttled_us", "throttled"];
         let got: Vec<u64> = bw.iter().map(|k| lim[k].as_u64().unwrap()).collect();
         assert_eq!(got, [50_000, 100_000, 10_000, 123, 45, 2_250_300, 1], "{lim}");
-        // An unlimited one: the fields of before.
-        let mut free_keys = keys(&group("/top/free"));
+        assert_eq!(lim["cpus_used"].as_f64(), Some(0.5), "{lim}");
+        // An unlimited one: no cpu.max fields, but what it used.
+        let free = group("/top/free");
+        let mut free_keys = keys(&free);
         free_keys.sort();
-        assert_eq!(free_keys, ["cpu_weight", "ideal_share", "nr_runnable", "path", "share"]);
+        assert_eq!(free_keys, ["cpu_weight", "cpus_used", "ideal_share", "nr_runnable", "path", "share"]);
+        assert_eq!(free["cpus_used"].as_f64(), Some(0.45), "{free}");
         // Read back (--monitor), the absent ones are 0: the same text.
         let back: Metrics = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back.format(), m.format());
         assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        // A report without cpus_used (an older instance's) reads as 0 CPUs.
+        let mut old = json.clone();
+        for g in old["groups"].as_array_mut().unwrap() {
+            g.as_object_mut().unwrap().remove("cpus_used");
+        }
+        let back: Metrics = serde_json::from_value(old).unwrap();
+        assert!(back.groups.iter().all(|g| g.cpus_used == 0.0), "{:?}", back.groups);
+        assert_eq!(back.groups.iter().find(|g| g.path == "/top/lim").unwrap().cpu_max_quota_us, 50_000);
     }
 
     #[test]

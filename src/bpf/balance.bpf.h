@@ -76,8 +76,41 @@ static __always_inline void balance_left_dying(s32 from)
 	}
 }
 
+/* When a CPU last went offline (ops.cpu_offline). */
+u64 balance_offline_ns;
+/* How long after that the timer looks after CPUs offline in our books. */
+#define BALANCE_DYING_NS	(10ULL * 1000 * 1000 * 1000)
+
+/*
+ * A CPU going offline no longer calls ops.dispatch or ops.enqueue: the
+ * kernel puts its tasks straight in its local queue. With SCX_OPS_ENQ_LAST
+ * (SMT, cpu.max), the last one, its hotplug thread, lands there as the CPU
+ * goes idle, and nothing reschedules it (6.18: cpuhp/1 stalled 40 s, the
+ * watchdog ejected us). For a while after an offlining, each round kicks
+ * such a CPU that idles with a task in its local queue: from another CPU,
+ * or itself while the kernel still has it online (kick_self()).
+ */
+static __always_inline void balance_wake_dying(void)
+{
+	s32 cpu, self = bpf_get_smp_processor_id();
+
+	if (!READ_ONCE(balance_offline_ns) ||
+	    bpf_ktime_get_ns() - READ_ONCE(balance_offline_ns) > BALANCE_DYING_NS)
+		return;
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		if (cpu_is_online(cpu) || !scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu))
+			continue;
+		stat_inc(FAIRRS_STAT_KICK_DYING);
+		if (cpu == self)
+			kick_self(cpu);
+		else
+			kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+}
+
 static int balance_timerfn(void *map, int *key, struct bpf_timer *timer)
 {
+	balance_wake_dying();
 	balance_periodic();
 	balance_active();
 	if (!(lb_round & 255))

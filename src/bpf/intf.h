@@ -85,7 +85,7 @@ struct fairrs_tunables {
 	X(OFFLINE_RESCUE,	"offline_rescue", "waiting in a CPU's queue as it went offline: moved to the global DSQ") \
 	X(KICK_OFFLINE,		"kick_offline",	"kicks not sent: this CPU was going offline (kick.bpf.h)") \
 	X(RCU_READER,		"rcu_reader",	"preempted inside an RCU read-side section: queued no later than the floor") \
-	X(KICK_DYING,		"kick_dying",	"kicks to a CPU going offline that a task just left, to wake its hotplug thread") \
+	X(KICK_DYING,		"kick_dying",	"kicks to a CPU going offline that a task just left, or that idles with a task in its local queue, to wake its hotplug thread") \
 	X(BALANCE_TAKEN,	"balance_taken", "periodic balancer moving a task off a CPU taken by real-time or deadline work") \
 	X(TICK_PREEMPT,		"tick_preempt",	"slice ended at a tick: ran its ideal slice, led the queue by it, or a deferred wakee preempts") \
 	X(PREEMPT_DEFERRED,	"preempt_deferred", "wakeup preemption left to the tick: the running task was protected") \

@@ -527,6 +527,7 @@ void BPF_STRUCT_OPS(fairrs_cpu_offline, s32 cpu)
 
 	if (cctx) {
 		cctx->online = 0;
+		WRITE_ONCE(balance_offline_ns, bpf_ktime_get_ns());
 		balance_cpu_reset(cctx);
 	} else {
 		scx_bpf_error("cpu_ctx lookup failed (CPU %d)", cpu);

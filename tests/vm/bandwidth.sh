@@ -79,9 +79,9 @@ if wait_state enabled 60 $pid; then
         "0.1-CPU group of 8: ${before} CPUs, then ${after} after ${flips}/12 CPU transitions" \
         held_in_band "$flips" "$before" "$after"
     check bandwidth_held_stayed_attached "state=$(sx_state) enable_seq $seq -> $(sx_enable_seq)" attached_since "$seq" "$pid"
-    # The stats show the group's limit and its throttles (cpu.max, periods,
-    # throttled count, ms).
-    line=$(grep -E '10\.0ms/100\.0ms +[0-9]+ +[1-9][0-9]* +[0-9.]+ /fairrs-bw-held' "$OUT/bandwidth-held.log" | tail -n 1)
+    # The stats show the group's CPUs used at its limit (0.07-0.139 of its
+    # 0.1), the limit and its throttles (periods, throttled count, ms).
+    line=$(grep -E '^ +[0-9]+ +[0-9]+ +0\.(0[7-9]|1[0-3])[0-9] +[0-9.]+ +[0-9.]+ +10\.0ms/100\.0ms +[0-9]+ +[1-9][0-9]* +[0-9.]+ /fairrs-bw-held' "$OUT/bandwidth-held.log" | tail -n 1)
     check bandwidth_stats_group "--stats line: '${line:-none}'" [ -n "$line" ]
     timed_stop $pid
     check bandwidth_stop_throttled "stopped in ${STOP_MS} ms (rc=$DAEMON_RC) with 8 tasks of a throttled group" \

@@ -66,7 +66,7 @@ if wait_state enabled 60 $pid; then
     rmdir "$full"
 fi
 stop_daemon $pid 60
-line=$(grep -E '^ +200 +[0-9]+ +0\.[0-9]+ +0\.6[0-9]+ /fairrs-groups/B$' "$OUT/groups-stats.log" | tail -n 1)
+line=$(grep -E '^ +200 +[0-9]+ +[0-9]+\.[0-9]{3} +0\.[0-9]+ +0\.6[0-9]+ /fairrs-groups/B$' "$OUT/groups-stats.log" | tail -n 1)
 check groups_stats_shares "--stats group line for B: '${line:-none}'" [ -n "$line" ]
 said=$(grep -m 1 'group_untracked=[1-9][0-9]*: cgroups nested deeper' "$OUT/groups-stats.log")
 check groups_untracked_logged "a cgroup at level 16: '${said:-no warning in the log}'" [ -n "$said" ]
