@@ -38,8 +38,6 @@
 #include "kick.bpf.h"
 #include "stats.bpf.h"
 
-/* The kernel reports cpu.max to sched_ext (set at the first ops.cgroup_init). */
-bool bw_supported;
 /* Groups with a limit, and of them the throttled ones: the hot paths' gates. */
 u32 bw_nr_limited;
 u32 bw_nr_throttled;
@@ -398,7 +396,6 @@ static __always_inline void bw_group_init(struct cgroup *cgrp, struct scx_cgroup
 
 	if (!bpf_core_field_exists(args->bw_quota_us))
 		return;
-	bw_supported = true;
 	found = bpf_map_lookup_elem(&cgroup_slots, &id);
 	if (!found)
 		return;

@@ -30,6 +30,9 @@ use super::{Call, Limits};
 /// One thread accepts; each connection gets a thread that forwards its
 /// requests to the scheduler loop as `Call`s. Dropping the server stops the
 /// threads and removes the socket.
+/// Held while a launch changes the process's umask around bind().
+static UMASK_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub struct Server {
     path: PathBuf,
     /// (st_dev, st_ino) of the socket we bound, so that we never remove one
@@ -69,11 +72,15 @@ impl Server {
         }
         // bind() creates the socket file with mode 0777 & ~umask. The
         // directory already keeps everyone else out; this makes the socket
-        // itself 0600 as well. (The umask is per process; nothing else
-        // creates files while the scheduler starts.)
-        let old_umask = unsafe { libc::umask(0o177) };
-        let bound = UnixListener::bind(&path);
-        unsafe { libc::umask(old_umask) };
+        // itself 0600 as well. The umask is per process: launches take turns
+        // (two at once, as the tests run them, restored each other's).
+        let bound = {
+            let _turn = UMASK_TURN.lock().unwrap_or_else(|e| e.into_inner());
+            let old_umask = unsafe { libc::umask(0o177) };
+            let bound = UnixListener::bind(&path);
+            unsafe { libc::umask(old_umask) };
+            bound
+        };
         let listener = bound.with_context(|| format!("creating the socket {}", path.display()))?;
         let meta = std::fs::symlink_metadata(&path).with_context(|| format!("checking {}", path.display()))?;
         if meta.mode() & 0o077 != 0 {
