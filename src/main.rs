@@ -121,6 +121,7 @@ fn run(opts: &Opts, tun: &Tunables) -> Result<()> {
             opts.imbalance_pct,
             opts.numa_imbalance_pct
         );
+        info!("{}", stats::verifier_line(&sched.progs()));
         // An error exit (sysrq-S, a runtime or BPF error, a stall) is an Err
         // here already: "the kernel ejected scx_fairrs: EXIT: reason (msg)".
         let uei = sched.run(&shutdown)?;

@@ -159,6 +159,9 @@ pub struct CallbackMetrics {
     pub mean_ns: f64,
     #[stat(desc = "Its run time in the interval per context switch, nanoseconds")]
     pub ns_per_switch: f64,
+    #[stat(desc = "Instructions the kernel's verifier processed to load it, against its limit of 1000000 per program (0 when the kernel does not report it)")]
+    #[serde(default)]
+    pub verified_insns: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
@@ -200,7 +203,7 @@ pub struct Metrics {
     pub bpf_stats: u64,
     #[stat(desc = "Run time of all scx_fairrs's BPF programs per context switch, nanoseconds (0 when bpf_stats is 0)")]
     pub bpf_ns_per_switch: f64,
-    #[stat(desc = "Each BPF program's calls and cost in the interval (empty when bpf_stats is 0)")]
+    #[stat(desc = "Each BPF program's calls and cost in the interval, and its verifier instruction count (empty when bpf_stats is 0)")]
     pub bpf_callbacks: Vec<CallbackMetrics>,
     #[stat(desc = "1 when cgroups' cpu.max limits are enforced (the kernel reports them to sched_ext: Linux 6.17+; not with --no-cgroup), else 0")]
     pub cpu_max_enforced: u64,

@@ -332,7 +332,13 @@ pub(crate) mod tests {
             groups: vec![GroupMetrics { path: "/a/b".into(), cpu_weight: 200, share: 0.75, cpus_used: 1.5, ..Default::default() }],
             tunables: [("sched_latency_us".to_string(), 6000)].into(),
             bpf_stats: 1,
-            bpf_callbacks: vec![CallbackMetrics { name: "enqueue".into(), calls: 7, mean_ns: 850.0, ns_per_switch: 120.0 }],
+            bpf_callbacks: vec![CallbackMetrics {
+                name: "enqueue".into(),
+                calls: 7,
+                mean_ns: 850.0,
+                ns_per_switch: 120.0,
+                verified_insns: 31_000,
+            }],
             ..Default::default()
         }
     }
@@ -346,6 +352,7 @@ pub(crate) mod tests {
         assert_eq!(v("fairrs_events_per_s", &[("event", "enqueue")]), Some(10.5));
         assert_eq!(v("fairrs_tunables", &[("tunable", "sched_latency_us")]), Some(6000.0));
         assert_eq!(v("fairrs_bpf_callback_mean_ns", &[("callback", "enqueue")]), Some(850.0));
+        assert_eq!(v("fairrs_bpf_callback_verified_insns", &[("callback", "enqueue")]), Some(31000.0));
         assert_eq!(v("fairrs_cpu_util_avg", &[("cpu", "3")]), Some(500.0));
         assert_eq!(v("fairrs_cpu_slice_us", &[("cpu", "0")]), Some(3000.0));
         // Labels in field order (comm before pid); quotes, backslashes and

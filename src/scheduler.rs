@@ -285,8 +285,9 @@ impl<'a> Scheduler<'a> {
     }
 
     /// Each loaded BPF program's run count and time (bpf_prog_info; counted
-    /// by the kernel only while kernel.bpf_stats_enabled is on).
-    fn progs(&self) -> Vec<ProgRaw> {
+    /// by the kernel only while kernel.bpf_stats_enabled is on) and its
+    /// verified instructions (kept from the load, whatever the switch).
+    pub fn progs(&self) -> Vec<ProgRaw> {
         self.skel
             .object()
             .progs()
@@ -305,6 +306,7 @@ impl<'a> Scheduler<'a> {
                     name: prog.name().to_string_lossy().into_owned(),
                     run_cnt: info.run_cnt,
                     run_time_ns: info.run_time_ns,
+                    verified_insns: info.verified_insns.into(),
                 })
             })
             .collect()

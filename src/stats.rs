@@ -132,12 +132,40 @@ pub struct TaskRaw {
 }
 
 /// One of the scheduler's BPF programs: its runs and their total time since
-/// load, as the kernel counts them while kernel.bpf_stats_enabled is on.
+/// load, as the kernel counts them while kernel.bpf_stats_enabled is on, and
+/// the instructions the verifier processed to load it (always reported; 0
+/// where the kernel does not fill it in).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProgRaw {
     pub name: String,
     pub run_cnt: u64,
     pub run_time_ns: u64,
+    pub verified_insns: u64,
+}
+
+/// The most instructions the kernel's verifier processes for one program
+/// before it refuses it (BPF_COMPLEXITY_LIMIT_INSNS, include/linux/bpf.h).
+pub const VERIFIER_LIMIT_INSNS: u64 = 1_000_000;
+
+/// The attach log's line on the verifier's work: the programs that report a
+/// count, their total, and the one closest to the kernel's limit (the first
+/// listed of equals), so a kernel where the scheduler nears the limit shows
+/// it before a change tips it over.
+pub fn verifier_line(progs: &[ProgRaw]) -> String {
+    let counted: Vec<&ProgRaw> = progs.iter().filter(|p| p.verified_insns > 0).collect();
+    let Some(most) = counted.iter().copied().reduce(|m, p| if p.verified_insns > m.verified_insns { p } else { m })
+    else {
+        return "verifier: this kernel does not report instruction counts".into();
+    };
+    let total: u64 = counted.iter().map(|p| p.verified_insns).sum();
+    format!(
+        "verifier: {} program{}, {total} instructions processed; most: {} {} \
+         (the kernel's limit: {VERIFIER_LIMIT_INSNS} per program)",
+        counted.len(),
+        if counted.len() == 1 { "" } else { "s" },
+        most.name,
+        most.verified_insns
+    )
 }
 
 /// One tracked cgroup (struct fairrs_group in its slot), with its path.
@@ -418,6 +446,7 @@ pub fn bpf_overhead(prev: &Raw, cur: &Raw) -> Option<(Vec<CallbackMetrics>, f64)
                 calls,
                 mean_ns: if calls > 0 { ns as f64 / calls as f64 } else { 0.0 },
                 ns_per_switch: per_switch(ns),
+                verified_insns: p.verified_insns,
             }
         })
         .collect();
@@ -648,9 +677,17 @@ fn bpf_lines(m: &Metrics, out: &mut String) {
     let mut ran: Vec<&CallbackMetrics> = m.bpf_callbacks.iter().filter(|c| c.calls > 0).collect();
     ran.sort_by(|a, b| b.ns_per_switch.total_cmp(&a.ns_per_switch).then(a.name.cmp(&b.name)));
     if !ran.is_empty() {
-        let _ = writeln!(out, "  {:<18} {:>9} {:>8} {:>10}", "bpf callback", "calls", "mean_ns", "ns/switch");
+        let _ = writeln!(
+            out,
+            "  {:<18} {:>9} {:>8} {:>10} {:>14}",
+            "bpf callback", "calls", "mean_ns", "ns/switch", "verified_insns"
+        );
         for c in ran {
-            let _ = writeln!(out, "  {:<18} {:>9} {:>8.0} {:>10.1}", c.name, c.calls, c.mean_ns, c.ns_per_switch);
+            let _ = writeln!(
+                out,
+                "  {:<18} {:>9} {:>8.0} {:>10.1} {:>14}",
+                c.name, c.calls, c.mean_ns, c.ns_per_switch, c.verified_insns
+            );
         }
     }
 }
@@ -737,11 +774,14 @@ pub fn describe<W: std::io::Write>(out: &mut W) -> anyhow::Result<()> {
 const BPF_COST_HELP: &str = "
 [bpf_callbacks] BPF cost: each of the scheduler's BPF programs (a sched_ext
   callback, or dump_tasks, the stats' own task dump) with its calls and mean
-  run time over the interval, and bpf_ns_per_switch, all of them per context
-  switch (/proc/stat ctxt, all CPUs; the bench suite's figure). The kernel
-  only times BPF programs while kernel.bpf_stats_enabled is 1, which costs a
-  little on every run of every BPF program, so it is off by default; then
-  the report says so in one line. To see them:
+  run time over the interval and verified_insns, the instructions the
+  kernel's verifier processed to load it (its limit: 1000000 per program),
+  and bpf_ns_per_switch, all of them per context switch (/proc/stat ctxt,
+  all CPUs; the bench suite's figure). The kernel only times BPF programs
+  while kernel.bpf_stats_enabled is 1, which costs a little on every run of
+  every BPF program, so it is off by default; then the report says so in one
+  line (the daemon logs the verifier's counts when it attaches, whatever
+  the switch). To see them:
     sudo sysctl -w kernel.bpf_stats_enabled=1
   and to stop:
     sudo sysctl -w kernel.bpf_stats_enabled=0
@@ -1439,7 +1479,39 @@ pub(crate) mod tests {
     }
 
     fn prog(name: &str, run_cnt: u64, run_time_ns: u64) -> ProgRaw {
-        ProgRaw { name: name.to_string(), run_cnt, run_time_ns }
+        ProgRaw { name: name.to_string(), run_cnt, run_time_ns, verified_insns: 1000 + run_cnt }
+    }
+
+    fn verified(name: &str, verified_insns: u64) -> ProgRaw {
+        ProgRaw { name: name.to_string(), verified_insns, ..Default::default() }
+    }
+
+    #[test]
+    fn the_verifier_line_gives_the_total_and_the_largest() {
+        let progs = [
+            verified("fairrs_enqueue", 12_000),
+            verified("fairrs_dispatch", 45_678),
+            verified("dump_tasks", 900),
+            verified("fairrs_tick", 45_678),
+            verified("fairrs_running", 0),
+        ];
+        assert_eq!(
+            verifier_line(&progs),
+            "verifier: 4 programs, 104256 instructions processed; most: fairrs_dispatch 45678 \
+             (the kernel's limit: 1000000 per program)"
+        );
+        assert_eq!(
+            verifier_line(&progs[2..3]),
+            "verifier: 1 program, 900 instructions processed; most: dump_tasks 900 \
+             (the kernel's limit: 1000000 per program)"
+        );
+    }
+
+    #[test]
+    fn the_verifier_line_says_when_the_kernel_reports_nothing() {
+        let none = "verifier: this kernel does not report instruction counts";
+        assert_eq!(verifier_line(&[verified("fairrs_enqueue", 0), verified("fairrs_tick", 0)]), none);
+        assert_eq!(verifier_line(&[]), none);
     }
 
     /// Two snapshots 2 s apart with bpf stats `on` at each end.
@@ -1475,16 +1547,20 @@ pub(crate) mod tests {
         let m = Metrics::between(&prev, &cur, 0);
         assert_eq!(m.bpf_stats, 1);
         assert_eq!(m.switches_per_s, 1000.0);
-        let got: Vec<(&str, u64, f64, f64)> =
-            m.bpf_callbacks.iter().map(|c| (c.name.as_str(), c.calls, c.mean_ns, c.ns_per_switch)).collect();
+        let got: Vec<(&str, u64, f64, f64, u64)> = m
+            .bpf_callbacks
+            .iter()
+            .map(|c| (c.name.as_str(), c.calls, c.mean_ns, c.ns_per_switch, c.verified_insns))
+            .collect();
+        // verified_insns as the latest snapshot has it, whatever the counts did.
         assert_eq!(
             got,
             vec![
-                ("enqueue", 1000, 500.0, 250.0),
-                ("dispatch", 0, 0.0, 0.0),
-                ("tick", 0, 0.0, 0.0),
-                ("dump_tasks", 1, 200_000.0, 100.0),
-                ("running", 0, 0.0, 0.0),
+                ("enqueue", 1000, 500.0, 250.0, 2010),
+                ("dispatch", 0, 0.0, 0.0, 1020),
+                ("tick", 0, 0.0, 0.0, 1003),
+                ("dump_tasks", 1, 200_000.0, 100.0, 1002),
+                ("running", 0, 0.0, 0.0, 1007),
             ]
         );
         // All programs' run time over the 2000 switches: (500000 + 200000) / 2000.
@@ -1495,9 +1571,18 @@ pub(crate) mod tests {
         // After the events line: the total, then those that ran, costliest first.
         let lines: Vec<&str> = text.lines().skip(3).take_while(|l| !l.starts_with("  cpu  nr")).collect();
         assert_eq!(lines[0], "  bpf: 350 ns per context switch (1000 switches/s)", "{text}");
-        assert!(lines[1].starts_with("  bpf callback") && lines[1].ends_with("calls  mean_ns  ns/switch"), "{text}");
+        assert!(
+            lines[1].starts_with("  bpf callback") && lines[1].ends_with("calls  mean_ns  ns/switch verified_insns"),
+            "{text}"
+        );
         let rows: Vec<Vec<&str>> = lines[2..].iter().map(|l| l.split_whitespace().collect()).collect();
-        assert_eq!(rows, vec![vec!["enqueue", "1000", "500", "250.0"], vec!["dump_tasks", "1", "200000", "100.0"]], "{text}");
+        assert_eq!(
+            rows,
+            vec![vec!["enqueue", "1000", "500", "250.0", "2010"], vec!["dump_tasks", "1", "200000", "100.0", "1002"]],
+            "{text}"
+        );
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["bpf_callbacks"][0]["verified_insns"], 2010, "{json}");
         // No switches: no figure per switch rather than a division by zero.
         let mut still = cur.clone();
         still.ctxt = prev.ctxt;
@@ -1532,7 +1617,9 @@ pub(crate) mod tests {
         let mut out = Vec::new();
         describe(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        for want in ["sudo sysctl -w kernel.bpf_stats_enabled=1", "bpf_ns_per_switch", "[bpf_callbacks]", "mean_ns", "entitled_ms"] {
+        for want in
+            ["sudo sysctl -w kernel.bpf_stats_enabled=1", "bpf_ns_per_switch", "[bpf_callbacks]", "mean_ns", "verified_insns", "entitled_ms"]
+        {
             assert!(text.contains(want), "{want}:\n{text}");
         }
     }

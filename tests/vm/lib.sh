@@ -187,6 +187,21 @@ wait_enable_seq() {
     done
 }
 
+# log_line FILE REGEX: the first match of REGEX (grep -E -o) in FILE, waiting
+# up to 5 s for the daemon to write it (it logs right after attaching).
+log_line() {
+    local i=0 m
+    while [ "$i" -lt 20 ]; do
+        m=$(grep -m1 -oE "$2" "$1") && { echo "$m"; return 0; }
+        i=$((i + 1))
+        sleep 0.25
+    done
+    return 1
+}
+
+# The daemon's attach log line with the verifier's work (a log_line REGEX).
+VERIFIER_LINE="verifier: [0-9]+ programs?, [0-9]+ instructions processed; most: [A-Za-z0-9_]+ [0-9]+ \\(the kernel's limit: 1000000 per program\\)"
+
 # stop_daemon PID SECONDS: SIGINT the daemon and wait for it, at most SECONDS;
 # its exit code lands in $DAEMON_RC (not printed: a command substitution is a
 # subshell, which cannot wait for this shell's children). A daemon that does

@@ -5,7 +5,7 @@
 # verifier, attaches, survives a mixed stress run with affinity churn, serves
 # its stats (task iterator, PELT), and detaches cleanly.
 . tests/vm/lib.sh
-expect_checks 7
+expect_checks 8
 dmesg -C
 echo "== kernel $(uname -r)"
 
@@ -15,6 +15,10 @@ wait_state enabled 180 $pid
 check smoke_attached "kernel $(uname -r): state=$(sx_state) ops=$(sx_ops); $(grep -m1 -o 'attached on.*' "$OUT/smoke-daemon.log")" \
     ours_enabled
 seq=$(sx_enable_seq)
+# The verifier's work on this kernel, per the daemon's attach log: the
+# programs' total and the largest against the kernel's limit.
+line=$(log_line "$OUT/smoke-daemon.log" "$VERIFIER_LINE")
+check smoke_verifier "kernel $(uname -r): ${line:-no verifier line in the daemon's log}" [ -n "$line" ]
 
 (cd /tmp && stress-ng -t 15 -c 4 -f 2 --pipe 2 --yield 2 --affinity 1 --affinity-delay 1 \
     --temp-path /tmp) > "$OUT/smoke-stress.log" 2>&1

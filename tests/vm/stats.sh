@@ -9,7 +9,7 @@
 # (tests/guest/src/stats.rs) with the daemon's own report types; this script
 # sets the scene.
 . tests/vm/lib.sh
-expect_checks 28
+expect_checks 29
 dmesg -C
 
 # The harness (the daemon answering the stats socket, the monitor client,
@@ -23,6 +23,9 @@ stats_check() { taskset -c 0 $BENCH stats "$@" | tee -a "$OUT/stats-results.txt"
 taskset -c 0 $FAIRRS --sched-latency-us 9000 --stats 1 --top 3 > "$OUT/stats-daemon.out" 2> "$OUT/stats-daemon.log" &
 pid=$!
 wait_state enabled 180 $pid || { fail stats_attach "did not attach: $(cat "$OUT/stats-daemon.log")"; exit 0; }
+# The verifier's work on this kernel, per the daemon's attach log.
+line=$(log_line "$OUT/stats-daemon.log" "$VERIFIER_LINE")
+check stats_verifier "kernel $(uname -r): ${line:-no verifier line in the daemon's log}" [ -n "$line" ]
 
 # A 50 %-duty task alone on CPU 2, measured first while the other CPUs are
 # quiet (its busy share each second goes to duty.tids; see `stats duty`).
