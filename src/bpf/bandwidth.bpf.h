@@ -46,7 +46,6 @@ u8 bw_dsq_made[FAIRRS_MAX_GROUPS];
 
 struct bw_timer {
 	struct bpf_timer timer;
-	u32 armed;
 	u32 inited;
 };
 
@@ -326,10 +325,8 @@ static int bw_timerfn(void *map, int *key, struct bw_timer *bt)
 		bw_unthrottle(g, now);
 	bw_release(slot);
 	if (!quota) {
-		if (!scx_bpf_dsq_nr_queued(bw_held_dsq(slot))) {
-			WRITE_ONCE(bt->armed, 0);
+		if (!scx_bpf_dsq_nr_queued(bw_held_dsq(slot)))
 			return 0;
-		}
 		next = now + period;
 	}
 	bpf_timer_start(&bt->timer, next, BPF_F_TIMER_ABS);
@@ -349,7 +346,6 @@ static __always_inline void bw_kick_timer(s32 slot)
 		bpf_timer_set_callback(&bt->timer, bw_timerfn);
 		bt->inited = 1;
 	}
-	WRITE_ONCE(bt->armed, 1);
 	bpf_timer_start(&bt->timer, 0, 0);
 }
 
@@ -391,15 +387,14 @@ static __always_inline void bw_set(s32 slot, u64 period_us, u64 quota_us, u64 bu
  */
 static __always_inline void bw_group_init(struct cgroup *cgrp, struct scx_cgroup_init_args *args)
 {
-	u64 id = cgrp->kn->id;
-	s32 *found, slot;
+	s32 slot;
 
 	if (!bpf_core_field_exists(args->bw_quota_us))
 		return;
-	found = bpf_map_lookup_elem(&cgroup_slots, &id);
-	if (!found)
+	slot = group_own_slot(cgrp);
+	if (slot < 0)
 		return;
-	slot = *found & (FAIRRS_MAX_GROUPS - 1);
+	slot &= FAIRRS_MAX_GROUPS - 1;
 	if (!bw_dsq_made[slot]) {
 		if (scx_bpf_create_dsq(bw_held_dsq(slot), -1))
 			return;
@@ -415,14 +410,10 @@ static __always_inline void bw_group_init(struct cgroup *cgrp, struct scx_cgroup
 static __always_inline void bw_group_set(struct cgroup *cgrp, u64 period_us, u64 quota_us,
 					 u64 burst_us)
 {
-	u64 id = cgrp->kn->id;
-	struct fairrs_group *g;
-	s32 *found;
+	s32 slot = group_own_slot(cgrp);
 
-	found = bpf_map_lookup_elem(&cgroup_slots, &id);
-	if (!found || !(g = group_of(*found)) || READ_ONCE(g->cgid) != id)
-		return;
-	bw_set(*found, period_us, quota_us, burst_us);
+	if (slot >= 0)
+		bw_set(slot, period_us, quota_us, burst_us);
 }
 
 #endif /* __FAIRRS_BANDWIDTH_BPF_H */
